@@ -1,0 +1,1 @@
+"""kpi_engine: declarative KPIs in YAML, compiled to SQL for any engine."""

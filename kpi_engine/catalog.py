@@ -1,0 +1,59 @@
+"""Every dataset and KPI of a project, with where each was written.
+
+The catalog is plain data, built by ``project`` from the definition files and
+read by ``binder`` (meaning), ``validation`` (rules across definitions) and the
+compiler. Keeping the position of each definition beside its model is what
+lets any later stage point an error at the right file, line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Span
+from .formula import FormulaText
+from .functions import BUILTIN_FUNCTIONS, FunctionSpec
+from .loader import YamlDocument
+from .model import Dataset, Kpi
+
+__all__ = ["Catalog", "DatasetEntry", "KpiEntry"]
+
+
+@dataclass(slots=True)
+class _Entry:
+    name: str
+    document: YamlDocument
+    path: tuple[Any, ...]
+
+    def span(self, *sub: Any) -> Span:
+        """Where a field of this definition is written (the definition itself without ``sub``)."""
+        return self.document.span_at(self.path + sub)
+
+    @property
+    def name_span(self) -> Span:
+        return self.document.key_span(self.path)
+
+    def text(self, *sub: Any, label: str = "formula") -> FormulaText:
+        """A string field as formula text whose offsets map into the file."""
+        value = self.document.data
+        for key in self.path + sub:
+            value = value[key]
+        return FormulaText(value, self.document.text_map(self.path + sub, value), label)
+
+
+@dataclass(slots=True)
+class DatasetEntry(_Entry):
+    model: Dataset
+
+
+@dataclass(slots=True)
+class KpiEntry(_Entry):
+    model: Kpi
+
+
+@dataclass(slots=True)
+class Catalog:
+    datasets: dict[str, DatasetEntry] = field(default_factory=dict)
+    kpis: dict[str, KpiEntry] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec] = field(default_factory=lambda: dict(BUILTIN_FUNCTIONS))

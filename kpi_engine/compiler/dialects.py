@@ -1,0 +1,547 @@
+"""What differs between SQL engines, owned here rather than left to chance.
+
+sqlglot transpiles most SQL faithfully, but not everything a KPI engine needs:
+with ``unsupported_level=RAISE`` it still prints ``YEAR(ts)`` for SQLite (no
+such function), ``DATE_FROM_PARTS`` for PostgreSQL, ``PERCENTILE_CONT(x, p)``
+as an aggregate for BigQuery, and an ISO weekday off by one for Spark. Each
+:class:`SqlDialect` builds the expressions whose meaning must not vary —
+period indexes, dates, true division, time differences, continuous
+percentiles, integer series — in a form its engine runs. DuckDB and SQLite
+(and PostgreSQL and Spark with their plugins) are checked by execution tests;
+the others by golden SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from decimal import Decimal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
+from ..errors import QueryError, did_you_mean
+from . import sql
+from .sql import binary, cast, col, func, lit, wrap
+
+__all__ = ["SqlDialect", "dialect_for", "known_dialects"]
+
+_EPOCH = "1900-01-01"
+_EPOCH_MONTHS = 1900 * 12
+
+
+class SqlDialect:
+    """A target engine. The defaults are standard SQL as DuckDB and PostgreSQL read it."""
+
+    #: sqlglot's name for the dialect.
+    name = "duckdb"
+    #: ``AGG(x) FILTER (WHERE c)``; otherwise ``AGG(CASE WHEN c THEN x END)``.
+    filter_clause = True
+    #: a continuous percentile aggregate exists; otherwise ranks are used.
+    native_percentile = True
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+
+    def generate(self, expression: exp.Expression, *, pretty: bool = True) -> str:
+        try:
+            return expression.sql(dialect=self.name, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
+        except SqlglotError as exc:
+            raise QueryError(f"cannot write this query in dialect '{self.name}': {exc}", code="dialect") from exc
+
+    # ---------------------------------------------------------------- values
+    def double(self, value: exp.Expression) -> exp.Expression:
+        return cast(value, "DOUBLE")
+
+    def integer(self, value: exp.Expression) -> exp.Expression:
+        return cast(value, "INT")
+
+    def time_literal(self, day) -> exp.Expression:
+        """A midnight bound compared with a time column (a string literal coerces to the column's type)."""
+        return lit(day.isoformat())
+
+    def divide(self, numerator: exp.Expression, denominator: exp.Expression) -> exp.Expression:
+        """True division, null when the divisor is 0 or null (SPEC §4.2)."""
+        return exp.Div(
+            this=self.double(numerator),
+            expression=exp.Nullif(this=wrap(denominator), expression=lit(0)),
+            typed=False,
+            safe=False,
+        )
+
+    def int_div(self, value: exp.Expression, divisor: int) -> exp.Expression:
+        """Floor division of a non-negative integer."""
+        return exp.IntDiv(this=wrap(value), expression=lit(divisor))
+
+    def mod(self, value: exp.Expression, divisor: int) -> exp.Expression:
+        return exp.Mod(this=wrap(value), expression=lit(divisor))
+
+    # ------------------------------------------------------------ row functions
+    def coalesce(self, args: Sequence[exp.Expression]) -> exp.Expression:
+        return exp.Coalesce(this=args[0], expressions=list(args[1:]))
+
+    def nullif(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        return exp.Nullif(this=a, expression=b)
+
+    def if_(self, cond: exp.Expression, then: exp.Expression, other: exp.Expression) -> exp.Expression:
+        return exp.Case(ifs=[exp.If(this=cond, true=then)], default=other)
+
+    def abs(self, value: exp.Expression) -> exp.Expression:
+        return exp.Abs(this=value)
+
+    def round(self, value: exp.Expression, digits: exp.Expression | None) -> exp.Expression:
+        return exp.Round(this=value, decimals=digits) if digits is not None else exp.Round(this=value)
+
+    def floor(self, value: exp.Expression) -> exp.Expression:
+        return exp.Floor(this=value)
+
+    def ceil(self, value: exp.Expression) -> exp.Expression:
+        return exp.Ceil(this=value)
+
+    def least(self, args: Sequence[exp.Expression]) -> exp.Expression:
+        return self._extreme("LEAST", args)
+
+    def greatest(self, args: Sequence[exp.Expression]) -> exp.Expression:
+        return self._extreme("GREATEST", args)
+
+    def _extreme(self, name: str, args: Sequence[exp.Expression]) -> exp.Expression:
+        """LEAST/GREATEST, null when any argument is null, on every engine."""
+        if len(args) == 1:
+            return args[0]
+        any_null = sql.or_(*(exp.Is(this=wrap(a), expression=exp.null()) for a in args))
+        return exp.Case(ifs=[exp.If(this=any_null, true=exp.null())], default=func(name, *args))
+
+    def lower(self, value: exp.Expression) -> exp.Expression:
+        return exp.Lower(this=value)
+
+    def upper(self, value: exp.Expression) -> exp.Expression:
+        return exp.Upper(this=value)
+
+    def length(self, value: exp.Expression) -> exp.Expression:
+        return exp.Length(this=value)
+
+    # ------------------------------------------------------------------ time
+    def date(self, ts: exp.Expression) -> exp.Expression:
+        return cast(ts, "DATE")
+
+    def extract(self, part: str, ts: exp.Expression) -> exp.Expression:
+        return exp.Extract(this=exp.var(part), expression=ts)
+
+    def year(self, ts: exp.Expression) -> exp.Expression:
+        return self.extract("YEAR", ts)
+
+    def month(self, ts: exp.Expression) -> exp.Expression:
+        return self.extract("MONTH", ts)
+
+    def hour(self, ts: exp.Expression) -> exp.Expression:
+        return self.extract("HOUR", ts)
+
+    def day_of_week(self, ts: exp.Expression) -> exp.Expression:
+        return self.extract("ISODOW", ts)
+
+    def day_number(self, ts: exp.Expression) -> exp.Expression:
+        """Whole days from 1900-01-01 to the date of ``ts``."""
+        return exp.Sub(this=self.date(ts), expression=cast(lit(_EPOCH), "DATE"))
+
+    def epoch_seconds(self, ts: exp.Expression) -> exp.Expression:
+        return func("EPOCH", ts)
+
+    def seconds_between(self, a: exp.Expression, b: exp.Expression, *, per: int = 1) -> exp.Expression:
+        """``b - a`` in seconds (or minutes, hours, days), fractional."""
+        diff = binary(exp.Sub, self.epoch_seconds(b), self.epoch_seconds(a))
+        if per == 1:
+            return self.double(diff)
+        return exp.Div(this=self.double(diff), expression=lit(per), typed=False, safe=False)
+
+    def period_index(self, ts: exp.Expression, grain: str) -> exp.Expression:
+        """The integer index of the period holding ``ts`` (``periods``)."""
+        if grain == "day":
+            return self.day_number(ts)
+        if grain == "week":
+            return self.int_div(self.day_number(ts), 7)
+        if grain == "month":
+            return exp.Sub(this=exp.Add(this=binary(exp.Mul, self.year(ts), lit(12)), expression=self.month(ts)),
+                           expression=lit(1))
+        if grain == "quarter":
+            month0 = exp.Sub(this=self.month(ts), expression=lit(1))
+            return exp.Add(this=binary(exp.Mul, self.year(ts), lit(4)), expression=self.int_div(month0, 3))
+        if grain == "year":
+            return self.year(ts)
+        raise ValueError(grain)
+
+    def period_date(self, index: exp.Expression, grain: str) -> exp.Expression:
+        """The first day of period ``index``, as a DATE."""
+        if grain in ("day", "week"):
+            days = index if grain == "day" else binary(exp.Mul, index, lit(7))
+            return self.add_days(days)
+        months = self._months_from_epoch(index, grain)
+        return self.add_months(months)
+
+    def _months_from_epoch(self, index: exp.Expression, grain: str) -> exp.Expression:
+        return binary(exp.Sub, self._month_index(index, grain), lit(_EPOCH_MONTHS))
+
+    @staticmethod
+    def _month_index(index: exp.Expression, grain: str) -> exp.Expression:
+        """year * 12 + month - 1 of the first month of a month, quarter or year index."""
+        if grain == "month":
+            return index
+        return binary(exp.Mul, index, lit(3 if grain == "quarter" else 12))
+
+    def _make_date(self, index: exp.Expression, grain: str, name: str = "MAKE_DATE") -> exp.Expression:
+        months = self._month_index(index, grain)
+        return func(name, self.integer(self.int_div(months, 12)),
+                    self.integer(binary(exp.Add, self.mod(months.copy(), 12), lit(1))), lit(1))
+
+    def add_days(self, days: exp.Expression) -> exp.Expression:
+        return exp.Add(this=cast(lit(_EPOCH), "DATE"), expression=self.integer(days))
+
+    def add_months(self, months: exp.Expression) -> exp.Expression:
+        return exp.DateAdd(this=cast(lit(_EPOCH), "DATE"), expression=months, unit=exp.var("MONTH"))
+
+    def is_period_start(self, ts: exp.Expression, index: exp.Expression, grain: str) -> exp.Expression:
+        """``ts`` is exactly the first instant of period ``index`` (its own period)."""
+        return exp.EQ(this=ts, expression=self.period_date(index, grain))
+
+    def time_gt(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        """``a`` is a later instant than ``b``."""
+        return exp.GT(this=a, expression=b)
+
+    # ------------------------------------------------------------ aggregates
+    def aggregate(
+        self,
+        func_name: str,
+        arg: exp.Expression | None,
+        condition: exp.Expression | None,
+        fraction: Decimal | None = None,
+    ) -> exp.Expression:
+        """count/count_distinct/sum/min/max/percentile of ``arg`` over rows meeting ``condition``."""
+        if condition is not None and not self.filter_clause:
+            arg = exp.Case(ifs=[exp.If(this=condition, true=arg if arg is not None else lit(1))])
+            condition = None
+        if func_name == "count":
+            node: exp.Expression = exp.Count(this=arg if arg is not None else exp.Star())
+        elif func_name == "count_distinct":
+            node = exp.Count(this=exp.Distinct(expressions=[arg]))
+        elif func_name == "sum":
+            node = exp.Sum(this=arg)
+        elif func_name == "min":
+            node = exp.Min(this=arg)
+        elif func_name == "max":
+            node = exp.Max(this=arg)
+        elif func_name == "percentile":
+            assert fraction is not None and arg is not None
+            node = self.percentile(arg, fraction)
+        else:
+            raise ValueError(func_name)
+        if condition is not None:
+            node = exp.Filter(this=node, expression=exp.Where(this=condition))
+        return node
+
+    def percentile(self, arg: exp.Expression, fraction: Decimal) -> exp.Expression:
+        return exp.WithinGroup(
+            this=func("PERCENTILE_CONT", lit(fraction)),
+            expression=exp.Order(expressions=[exp.Ordered(this=arg, nulls_first=False)]),
+        )
+
+    # ----------------------------------------------------------------- series
+    def series(self, low: exp.Expression, high: exp.Expression, bounds: str) -> exp.Expression:
+        """SELECT p FROM <every integer from low to high>; low/high are columns of CTE ``bounds``."""
+        return sql.select(
+            [sql.alias(exp.Unnest(expressions=[func("GENERATE_SERIES", low, high)]), "p")],
+            exp.Table(this=sql.ident(bounds)),
+            where=exp.Not(this=exp.Is(this=low, expression=exp.null())),
+        )
+
+    def recursive_series(self, low: exp.Expression, high: exp.Expression, bounds: str, name: str) -> exp.Expression:
+        """The portable form: a recursive CTE ``name(p)``; used where no series function exists."""
+        seed = sql.select([sql.alias(low, "p")], exp.Table(this=sql.ident(bounds)),
+                          where=exp.Not(this=exp.Is(this=low, expression=exp.null())))
+        step = sql.select(
+            [sql.alias(exp.Add(this=col("p", name), expression=lit(1)), "p")],
+            exp.Table(this=sql.ident(name)),
+            joins=[sql.join(exp.Table(this=sql.ident(bounds)), None, kind="CROSS")],
+            where=exp.LT(this=col("p", name), expression=high),
+        )
+        return exp.Union(this=seed, expression=step, distinct=False)
+
+    uses_recursive_series = False
+
+
+class DuckDB(SqlDialect):
+    name = "duckdb"
+
+    def day_of_week(self, ts):
+        return func("ISODOW", ts)
+
+    def year(self, ts):
+        return exp.Year(this=ts)
+
+    def month(self, ts):
+        return exp.Month(this=ts)
+
+    def hour(self, ts):
+        return exp.Hour(this=ts)
+
+    def period_date(self, index, grain):
+        if grain in ("day", "week"):
+            return super().period_date(index, grain)
+        return self._make_date(index, grain)
+
+    def percentile(self, arg, fraction):
+        return func("QUANTILE_CONT", arg, lit(fraction))
+
+
+class Postgres(SqlDialect):
+    name = "postgres"
+
+    def double(self, value):
+        return cast(value, "DOUBLE PRECISION")
+
+    def epoch_seconds(self, ts):
+        return self.extract("EPOCH", ts)
+
+    def int_div(self, value, divisor):
+        return func("DIV", value, lit(divisor))
+
+    def period_date(self, index, grain):
+        if grain in ("day", "week"):
+            return super().period_date(index, grain)
+        return self._make_date(index, grain)
+
+    def series(self, low, high, bounds):
+        return sql.select([sql.alias(func("GENERATE_SERIES", low, high), "p")],
+                          exp.Table(this=sql.ident(bounds)),
+                          where=exp.Not(this=exp.Is(this=low, expression=exp.null())))
+
+
+class SQLite(SqlDialect):
+    """SQLite keeps timestamps as ISO text and booleans as 0/1; dates go through STRFTIME/JULIANDAY."""
+
+    name = "sqlite"
+    native_percentile = False
+    uses_recursive_series = True
+
+    def double(self, value):
+        return cast(value, "REAL")
+
+    def _strftime_int(self, pattern: str, ts: exp.Expression) -> exp.Expression:
+        return cast(func("STRFTIME", lit(pattern), ts), "INTEGER")
+
+    def date(self, ts):
+        return func("DATE", ts)
+
+    def year(self, ts):
+        return self._strftime_int("%Y", ts)
+
+    def month(self, ts):
+        return self._strftime_int("%m", ts)
+
+    def hour(self, ts):
+        return self._strftime_int("%H", ts)
+
+    def day_of_week(self, ts):
+        weekday = self._strftime_int("%w", ts)  # 0 = Sunday
+        return binary(exp.Add, self.mod(binary(exp.Add, weekday, lit(6)), 7), lit(1))
+
+    def day_number(self, ts):
+        return cast(binary(exp.Sub, func("JULIANDAY", func("DATE", ts)), lit(Decimal("2415020.5"))), "INTEGER")
+
+    def int_div(self, value, divisor):
+        # SQLite divides integers as integers; the operands here are non-negative integers.
+        return exp.Div(this=wrap(value), expression=lit(divisor), typed=True, safe=False)
+
+    def seconds_between(self, a, b, *, per=1):
+        # JULIANDAY is a double of days; rounding to the millisecond removes its float noise.
+        days = binary(exp.Sub, func("JULIANDAY", b), func("JULIANDAY", a))
+        millis = func("ROUND", binary(exp.Mul, days, lit(Decimal("86400000.0"))))
+        return exp.Div(this=millis, expression=lit(Decimal(1000 * per) + Decimal("0.0")), typed=False, safe=False)
+
+    def add_days(self, days):
+        modifier = exp.DPipe(this=exp.DPipe(this=lit("+"), expression=cast(days, "TEXT")), expression=lit(" days"))
+        return func("DATE", lit(_EPOCH), modifier)
+
+    def period_date(self, index, grain):
+        if grain in ("day", "week"):
+            return super().period_date(index, grain)
+        months = self._month_index(index, grain)
+        return func("PRINTF", lit("%04d-%02d-01"), self.int_div(months, 12),
+                    binary(exp.Add, self.mod(months.copy(), 12), lit(1)))
+
+    def is_period_start(self, ts, index, grain):
+        return exp.EQ(this=func("JULIANDAY", ts), expression=func("JULIANDAY", self.period_date(index, grain)))
+
+    def time_gt(self, a, b):
+        # '2024-01-01T10:00' and '2024-01-01 10:00' are the same instant but not the same text
+        return exp.GT(this=func("JULIANDAY", a), expression=func("JULIANDAY", b))
+
+    def _extreme(self, name, args):
+        return super()._extreme("MIN" if name == "LEAST" else "MAX", args)
+
+    def series(self, low, high, bounds):  # pragma: no cover - SQLite uses recursive_series
+        raise NotImplementedError
+
+
+class Spark(SqlDialect):
+    name = "spark"
+
+    def day_of_week(self, ts):
+        return binary(exp.Add, func("WEEKDAY", ts), lit(1))
+
+    def year(self, ts):
+        return exp.Year(this=ts)
+
+    def month(self, ts):
+        return exp.Month(this=ts)
+
+    def hour(self, ts):
+        return exp.Hour(this=ts)
+
+    def day_number(self, ts):
+        return func("DATEDIFF", self.date(ts), cast(lit(_EPOCH), "DATE"))
+
+    def epoch_seconds(self, ts):
+        return binary(exp.Div, func("UNIX_MICROS", cast(ts, "TIMESTAMP")), lit(Decimal("1000000.0")))
+
+    def add_days(self, days):
+        return func("DATE_ADD", cast(lit(_EPOCH), "DATE"), self.integer(days))
+
+    def period_date(self, index, grain):
+        if grain in ("day", "week"):
+            return super().period_date(index, grain)
+        return self._make_date(index, grain)
+
+    def percentile(self, arg, fraction):
+        return func("PERCENTILE", arg, lit(fraction))
+
+    def series(self, low, high, bounds):
+        return sql.select([sql.alias(func("EXPLODE", func("SEQUENCE", low, high)), "p")],
+                          exp.Table(this=sql.ident(bounds)),
+                          where=exp.Not(this=exp.Is(this=low, expression=exp.null())))
+
+
+class Snowflake(SqlDialect):
+    name = "snowflake"
+    filter_clause = False
+    uses_recursive_series = True
+
+    def day_of_week(self, ts):
+        return func("DAYOFWEEKISO", ts)
+
+    def day_number(self, ts):
+        return func("DATEDIFF", exp.var("DAY"), cast(lit(_EPOCH), "DATE"), self.date(ts))
+
+    def int_div(self, value, divisor):
+        return func("FLOOR", exp.Div(this=wrap(value), expression=lit(divisor), typed=False, safe=False))
+
+    def seconds_between(self, a, b, *, per=1):
+        millis = func("DATEDIFF", exp.var("MILLISECOND"), a, b)
+        return exp.Div(this=self.double(millis), expression=lit(1000 * per), typed=False, safe=False)
+
+    def add_days(self, days):
+        return func("DATEADD", exp.var("DAY"), days, cast(lit(_EPOCH), "DATE"))
+
+    def add_months(self, months):
+        return func("DATEADD", exp.var("MONTH"), months, cast(lit(_EPOCH), "DATE"))
+
+
+class BigQuery(SqlDialect):
+    name = "bigquery"
+    filter_clause = False
+    native_percentile = False
+
+    def double(self, value):
+        return cast(value, "FLOAT64")
+
+    def integer(self, value):
+        return cast(value, "INT64")
+
+    def day_of_week(self, ts):
+        sunday_first = self.extract("DAYOFWEEK", ts)
+        return binary(exp.Add, func("MOD", binary(exp.Add, sunday_first, lit(5)), lit(7)), lit(1))
+
+    def day_number(self, ts):
+        return func("DATE_DIFF", self.date(ts), cast(lit(_EPOCH), "DATE"), exp.var("DAY"))
+
+    def int_div(self, value, divisor):
+        return func("DIV", value, lit(divisor))
+
+    def mod(self, value, divisor):
+        return func("MOD", value, lit(divisor))
+
+    def seconds_between(self, a, b, *, per=1):
+        micros = binary(exp.Sub, func("UNIX_MICROS", cast(b, "TIMESTAMP")), func("UNIX_MICROS", cast(a, "TIMESTAMP")))
+        return exp.Div(this=self.double(micros), expression=lit(1_000_000 * per), typed=False, safe=False)
+
+    def add_days(self, days):
+        return func("DATE_ADD", cast(lit(_EPOCH), "DATE"), exp.Interval(this=days, unit=exp.var("DAY")))
+
+    def add_months(self, months):
+        return func("DATE_ADD", cast(lit(_EPOCH), "DATE"), exp.Interval(this=months, unit=exp.var("MONTH")))
+
+    def series(self, low, high, bounds):
+        unnest = exp.Unnest(expressions=[func("GENERATE_ARRAY", low, high)], alias=exp.TableAlias(this=sql.ident("p")))
+        return sql.select([col("p")], exp.Table(this=sql.ident(bounds)),
+                          joins=[sql.join(unnest, None, kind="CROSS")])
+
+
+class Trino(SqlDialect):
+    name = "trino"
+    native_percentile = False
+
+    def time_literal(self, day):
+        return exp.Cast(this=lit(day.isoformat()), to=exp.DataType.build("TIMESTAMP"))
+
+    def day_of_week(self, ts):
+        return func("DAY_OF_WEEK", ts)
+
+    def day_number(self, ts):
+        return func("DATE_DIFF", lit("day"), cast(lit(_EPOCH), "DATE"), self.date(ts))
+
+    def int_div(self, value, divisor):
+        return func("FLOOR", exp.Div(this=wrap(value), expression=lit(divisor), typed=True, safe=False))
+
+    def epoch_seconds(self, ts):
+        return func("TO_UNIXTIME", ts)
+
+    def add_days(self, days):
+        return func("DATE_ADD", lit("day"), days, cast(lit(_EPOCH), "DATE"))
+
+    def add_months(self, months):
+        return func("DATE_ADD", lit("month"), months, cast(lit(_EPOCH), "DATE"))
+
+    def series(self, low, high, bounds):
+        unnest = exp.Unnest(expressions=[func("SEQUENCE", low, high)],
+                            alias=exp.TableAlias(this=sql.ident("s"), columns=[sql.ident("p")]))
+        return sql.select([col("p", "s")], exp.Table(this=sql.ident(bounds)),
+                          joins=[sql.join(unnest, None, kind="CROSS")])
+
+
+_DIALECTS: dict[str, type[SqlDialect]] = {
+    cls.name: cls for cls in (DuckDB, Postgres, SQLite, Spark, Snowflake, BigQuery, Trino)
+}
+_DIALECTS["databricks"] = Spark
+_DIALECTS["postgresql"] = Postgres
+
+
+def known_dialects() -> list[str]:
+    """Every sqlglot dialect name (``kpi compile --dialect``)."""
+    names = {d.value for d in sqlglot.Dialects if d.value}
+    return sorted(names | {"postgresql"})
+
+
+@functools.cache
+def dialect_for(name: str) -> SqlDialect:
+    """The adapter of a dialect; dialects without one use the standard SQL defaults."""
+    key = name.lower()
+    if key in _DIALECTS:
+        return _DIALECTS[key]()
+    if key not in known_dialects():
+        suggestion = did_you_mean(key, known_dialects())
+        message = f"unknown SQL dialect '{name}'" + (f"; did you mean '{suggestion}'?" if suggestion else "")
+        raise QueryError(message, hint="known: " + ", ".join(known_dialects()), code="dialect")
+    dialect = SqlDialect(key)
+    dialect.uses_recursive_series = True
+    dialect.filter_clause = False
+    return dialect

@@ -1,0 +1,90 @@
+"""Periods as whole numbers.
+
+Every period of a grain has an integer index, the same in Python and in SQL:
+
+- day: days since 1900-01-01 (a Monday); week: day index // 7 (ISO weeks);
+- month: year * 12 + month - 1; quarter: year * 4 + (month - 1) // 3; year: the year.
+
+With indexes, "the previous period", "the last n periods", "the periods of
+this year" and a dense time spine are integer arithmetic that every SQL engine
+does the same way, instead of date arithmetic that each engine does
+differently. Only two conversions need a dialect: timestamp → index and
+index → date (``dialects``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+__all__ = [
+    "CONTAINS",
+    "GRAINS",
+    "EPOCH",
+    "end_date",
+    "group_start",
+    "index_of",
+    "start_date",
+]
+
+GRAINS = ("day", "week", "month", "quarter", "year", "all")
+EPOCH = dt.date(1900, 1, 1)
+
+#: query grain → the to_date() grains whose boundaries are period boundaries.
+CONTAINS: dict[str, tuple[str, ...]] = {
+    "day": ("week", "month", "quarter", "year"),
+    "week": ("week",),
+    "month": ("month", "quarter", "year"),
+    "quarter": ("quarter", "year"),
+    "year": ("year",),
+}
+
+
+def index_of(day: dt.date, grain: str) -> int:
+    """The index of the period of ``grain`` that contains ``day``."""
+    if grain == "day":
+        return (day - EPOCH).days
+    if grain == "week":
+        return (day - EPOCH).days // 7
+    if grain == "month":
+        return day.year * 12 + day.month - 1
+    if grain == "quarter":
+        return day.year * 4 + (day.month - 1) // 3
+    if grain == "year":
+        return day.year
+    raise ValueError(grain)
+
+
+def start_date(index: int, grain: str) -> dt.date:
+    """The first day of period ``index``."""
+    if grain == "day":
+        return EPOCH + dt.timedelta(days=index)
+    if grain == "week":
+        return EPOCH + dt.timedelta(days=index * 7)
+    if grain == "month":
+        return dt.date(index // 12, index % 12 + 1, 1)
+    if grain == "quarter":
+        return dt.date(index // 4, (index % 4) * 3 + 1, 1)
+    if grain == "year":
+        return dt.date(index, 1, 1)
+    raise ValueError(grain)
+
+
+def end_date(index: int, grain: str) -> dt.date:
+    """The first day after period ``index`` (ranges are half-open)."""
+    return start_date(index + 1, grain)
+
+
+def group_start(index: int, grain: str, group: str) -> int:
+    """The index of the first period of the ``group`` (e.g. year) that holds period ``index``."""
+    day = start_date(index, grain)
+    if group == "week":
+        first = day - dt.timedelta(days=day.weekday())
+    elif group == "month":
+        first = day.replace(day=1)
+    elif group == "quarter":
+        first = dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    elif group == "year":
+        first = dt.date(day.year, 1, 1)
+    else:
+        raise ValueError(group)
+    return index_of(first, grain)

@@ -1,0 +1,178 @@
+"""Small builders of sqlglot expression trees.
+
+sqlglot's own builder methods (``select("a")``, ``where("x = 1")``) parse
+strings, which is slow and would let text reach SQL unparsed; these build
+nodes directly. sqlglot does not add parentheses from precedence when it
+prints a tree, so :func:`wrap` puts them around compound operands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from sqlglot import exp
+
+__all__ = [
+    "alias",
+    "and_",
+    "cast",
+    "col",
+    "func",
+    "ident",
+    "lit",
+    "or_",
+    "select",
+    "table",
+    "table_ref",
+    "wrap",
+]
+
+_COMPOUND = (exp.Binary, exp.Unary, exp.Between, exp.In, exp.Not, exp.Neg)
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name)
+
+
+def col(name: str, table_name: str | None = None) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(table_name) if table_name else None)
+
+
+def lit(value: object) -> exp.Expression:
+    """A literal; sqlglot quotes strings, so user text is never pasted into SQL."""
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, (int, Decimal)):
+        text = str(value)
+        if isinstance(value, Decimal):
+            text = format(value, "f")
+        if text.startswith("-"):
+            return exp.Neg(this=exp.Literal.number(text[1:]))
+        return exp.Literal.number(text)
+    if isinstance(value, float):
+        return lit(Decimal(repr(value)))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise TypeError(f"no SQL literal for {value!r}")
+
+
+def func(name: str, *args: exp.Expression) -> exp.Expression:
+    """A function call printed as written, in every dialect."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def alias(expression: exp.Expression, name: str) -> exp.Alias:
+    return exp.Alias(this=expression, alias=ident(name))
+
+
+def cast(expression: exp.Expression, to: str) -> exp.Cast:
+    return exp.Cast(this=expression, to=exp.DataType.build(to))
+
+
+def wrap(expression: exp.Expression) -> exp.Expression:
+    """Parenthesise an operand that is itself an operation."""
+    if isinstance(expression, exp.Paren) or not isinstance(expression, _COMPOUND):
+        return expression
+    return exp.Paren(this=expression)
+
+
+def and_(*conditions: exp.Expression | None) -> exp.Expression | None:
+    items = [c for c in conditions if c is not None]
+    if len(items) > 1:
+        items = [wrap(c) for c in items]
+    if not items:
+        return None
+    result = items[0]
+    for item in items[1:]:
+        result = exp.And(this=result, expression=item)
+    return result
+
+
+def or_(*conditions: exp.Expression | None) -> exp.Expression | None:
+    items = [c for c in conditions if c is not None]
+    if len(items) > 1:
+        items = [wrap(c) for c in items]
+    if not items:
+        return None
+    result = items[0]
+    for item in items[1:]:
+        result = exp.Or(this=result, expression=item)
+    return result
+
+
+def binary(kind: type[exp.Binary], left: exp.Expression, right: exp.Expression) -> exp.Expression:
+    return kind(this=wrap(left), expression=wrap(right))
+
+
+def table(name: str) -> exp.Table:
+    """A possibly qualified table name (``schema.table``), each part an identifier."""
+    parts = name.split(".")
+    parts = [p.strip() for p in parts]
+    node = exp.Table(this=ident(parts[-1]))
+    if len(parts) >= 2:
+        node.set("db", ident(parts[-2]))
+    if len(parts) >= 3:
+        node.set("catalog", ident(parts[-3]))
+    return node
+
+
+def select(
+    columns: Sequence[exp.Expression],
+    from_: exp.Expression | None = None,
+    *,
+    joins: Iterable[exp.Join] = (),
+    where: exp.Expression | None = None,
+    group_by: Sequence[exp.Expression] = (),
+    order_by: Sequence[exp.Expression] = (),
+    distinct: bool = False,
+) -> exp.Select:
+    node = exp.Select(expressions=list(columns))
+    if from_ is not None:
+        node.set("from_" if "from_" in exp.Select.arg_types else "from", exp.From(this=from_))
+    joins = list(joins)
+    if joins:
+        node.set("joins", joins)
+    if where is not None:
+        node.set("where", exp.Where(this=where))
+    if group_by:
+        node.set("group", exp.Group(expressions=list(group_by)))
+    if order_by:
+        node.set("order", exp.Order(expressions=list(order_by)))
+    if distinct:
+        node.set("distinct", exp.Distinct())
+    return node
+
+
+def table_ref(name: str) -> exp.Table:
+    """A CTE or table by its bare name."""
+    return exp.Table(this=ident(name))
+
+
+def subquery(query: exp.Expression, name: str) -> exp.Subquery:
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=ident(name)))
+
+
+def aliased_table(name: str, alias_name: str) -> exp.Table:
+    node = table(name) if "." in name else exp.Table(this=ident(name))
+    node.set("alias", exp.TableAlias(this=ident(alias_name)))
+    return node
+
+
+def join(
+    right: exp.Expression, on: exp.Expression | None, *, kind: str | None = "LEFT"
+) -> exp.Join:
+    node = exp.Join(this=right)
+    if kind == "CROSS":
+        node.set("kind", "CROSS")
+        return node
+    if kind:
+        node.set("side", kind)
+    node.set("on", on)
+    return node
+
+
+def null_safe_eq(left: exp.Expression, right: exp.Expression) -> exp.Expression:
+    return exp.NullSafeEQ(this=left, expression=right)

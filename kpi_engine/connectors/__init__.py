@@ -1,0 +1,1 @@
+"""Built-in connectors (duckdb, sqlite) and the connector base classes."""

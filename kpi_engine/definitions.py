@@ -1,0 +1,213 @@
+"""Definition files → the catalog, and pydantic's errors → positioned messages.
+
+Every file under the project's definition folders is read and checked before
+anything is reported, so one run shows every problem. A pydantic error location
+such as ``('kpis', 'nps', 'formt')`` becomes ``definitions/nps.yml:7:5: unknown
+key 'formt' in KPI 'nps'; did you mean 'format'?``.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .catalog import Catalog, DatasetEntry, KpiEntry
+from .errors import DefinitionError, KpiError, did_you_mean
+from .loader import YamlDocument, load_yaml_file
+from .model import NAME_PATTERN, DefinitionFile
+
+__all__ = ["definition_files", "load_definitions", "model_errors", "validate_model"]
+
+_KINDS = {"kpis": "KPI", "datasets": "dataset", "sources": "source", "joins": "join", "dimensions": "dimension"}
+
+
+def definition_files(root: Path, entries: Iterable[str], document: YamlDocument | None) -> tuple[list[Path], list[KpiError]]:
+    """The YAML files named by ``definitions:`` (folders are read recursively, in a stable order)."""
+    files: list[Path] = []
+    errors: list[KpiError] = []
+    for i, entry in enumerate(entries):
+        path = (root / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        elif document is not None:
+            errors.append(DefinitionError(f"definitions path '{entry}' does not exist",
+                                          span=document.span_at(("definitions", i)), code="missing-path"))
+    return list(dict.fromkeys(files)), errors
+
+
+def load_definitions(files: Iterable[Path], catalog: Catalog, environ: Mapping[str, str] | None = None) -> list[KpiError]:
+    """Read every file into ``catalog``; return every error found (nothing is raised)."""
+    errors: list[KpiError] = []
+    for path in files:
+        try:
+            document = load_yaml_file(path, environ=environ)
+        except KpiError as exc:
+            errors.append(exc)
+            continue
+        model, problems = validate_model(DefinitionFile, document)
+        errors.extend(problems)
+        if model is None:
+            continue
+        for kind, target, entry_type in (("datasets", catalog.datasets, DatasetEntry),
+                                         ("kpis", catalog.kpis, KpiEntry)):
+            for name, definition in getattr(model, kind).items():
+                entry = entry_type(name, document, (kind, name), definition)
+                other = catalog.datasets.get(name) or catalog.kpis.get(name)
+                if other is not None:
+                    first = other.name_span
+                    errors.append(DefinitionError(
+                        f"'{name}' is defined twice; first at {first}", span=entry.name_span, code="duplicate-name"))
+                    continue
+                if kind == "kpis":
+                    definition._name = name  # type: ignore[attr-defined]
+                target[name] = entry
+    return errors
+
+
+def validate_model(model: type[BaseModel], document: YamlDocument, base: tuple = ()) -> tuple[Any, list[KpiError]]:
+    """Validate the data at ``base`` of a document; errors point into the file."""
+    data = document.data
+    for key in base:
+        data = data[key]
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, model_errors(exc, document, model, base)
+
+
+def model_errors(exc: ValidationError, document: YamlDocument, model: type[BaseModel], base: tuple = ()) -> list[KpiError]:
+    errors: list[KpiError] = []
+    seen: set[tuple] = set()
+    for error in exc.errors(include_url=False):
+        loc = tuple(base) + tuple(error["loc"])
+        key = (loc, error["type"])
+        if key in seen:
+            continue
+        seen.add(key)
+        message, span = _describe(error, loc, document, model, len(base))
+        errors.append(DefinitionError(message, span=span, code="schema"))
+    return _drop_union_noise(errors)
+
+
+def _drop_union_noise(errors: list[KpiError]) -> list[KpiError]:
+    """A value that fits no member of a union gets one message per member; keep the first per place."""
+    kept: dict[tuple, KpiError] = {}
+    for error in errors:
+        kept.setdefault((error.file, error.line, error.column), error)
+    return list(kept.values())
+
+
+def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseModel], skip: int):
+    kind = error["type"]
+    here = _where(loc[:-1] if kind in ("extra_forbidden", "missing") else loc)
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        fields = _field_names(model, loc[skip:-1])
+        message = f"unknown key '{key}'{here}"
+        suggestion = did_you_mean(str(key), fields)
+        if suggestion:
+            message += f"; did you mean '{suggestion}'?"
+        elif fields:
+            message += f" (expected one of: {', '.join(fields)})"
+        return message, document.key_span(loc)
+    if kind == "missing":
+        return f"missing required key '{loc[-1]}'{here}", document.key_span(loc[:-1])
+    if loc and loc[-1] == "[key]":
+        return (f"invalid name '{loc[-2]}': names are lower-case letters, digits and _, starting with a letter "
+                f"(pattern {NAME_PATTERN[1:-1]})"), document.span_at(loc)
+    if kind == "literal_error":
+        options = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        message = f"{loc[-1]} must be one of {', '.join(options)}; got '{value}'"
+        suggestion = did_you_mean(str(value), options)
+        if suggestion:
+            message += f"; did you mean '{suggestion}'?"
+        return message, document.span_at(loc)
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        noun = "a whole number" if kind.startswith("int") else "a number"
+        return f"{loc[-1]} must be {noun}; got '{value}'", document.span_at(loc)
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{loc[-1]} must be true or false; got '{value}'", document.span_at(loc)
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys{here}, got {_shape(value)}", document.span_at(loc)
+    if kind in ("list_type",):
+        return f"{loc[-1]} must be a list, e.g. [a, b]; got {_shape(value)}", document.span_at(loc)
+    if kind in ("string_type",):
+        return f"{loc[-1]} must be text; got {_shape(value)}", document.span_at(loc)
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"{loc[-1]} {error['msg'].lower()}; got {value}", document.span_at(loc)
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return message + here, document.span_at(loc)
+
+
+def _shape(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"'{value}'"
+
+
+def _where(loc: tuple) -> str:
+    """ in KPI 'nps' / in dataset 'tickets' / in join 'customer' of dataset 'tickets'."""
+    parts = []
+    for i in range(0, len(loc) - 1):
+        kind = _KINDS.get(loc[i]) if isinstance(loc[i], str) else None
+        if kind and isinstance(loc[i + 1], str):
+            parts.append(f"{kind} '{loc[i + 1]}'")
+    if not parts:
+        return ""
+    return " in " + " of ".join(reversed(parts))
+
+
+def _field_names(model: Any, path: tuple) -> list[str]:
+    """The keys allowed at ``path`` inside ``model`` (aliases included)."""
+    current: Any = model
+    for step in path:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
+            field = fields.get(step)
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, Mapping):
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [(f.alias or n) for n, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → X; ``Annotated[X, ...]`` → X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = models[0] if models else args[0]
+        else:
+            return annotation
+

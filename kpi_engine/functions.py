@@ -1,0 +1,133 @@
+"""The functions a formula may call, and how each becomes SQL.
+
+Three kinds (SPEC §4.1-4.3):
+
+- ``aggregate``: count, sum, ... over the rows of one dataset, with an inner ``where``;
+- ``window``: previous, growth, rolling, to_date, cumulative, total, which change
+  which rows or which period the aggregates inside them read;
+- ``row``: scalar functions usable inside aggregates, dimensions, filters and
+  at the top level of a formula.
+
+Row functions build their SQL through the target dialect (``compiler.dialects``),
+so ``hour(ts)`` is ``HOUR(ts)`` on DuckDB and ``CAST(STRFTIME('%H', ts) AS INTEGER)``
+on SQLite. Plugins add row functions through the ``kpi_engine_functions`` hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from .compiler.dialects import SqlDialect
+
+__all__ = ["BUILTIN_FUNCTIONS", "AGGREGATES", "WINDOWS", "FunctionSpec"]
+
+SqlBuilder = Callable[["SqlDialect", Sequence["exp.Expression"]], "exp.Expression"]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A function of the formula language.
+
+    ``sql`` receives the dialect adapter and the SQL of the arguments and
+    returns the SQL of the call; it is required for row functions.
+    """
+
+    name: str
+    kind: Literal["aggregate", "window", "row"]
+    signature: str
+    description: str
+    min_args: int
+    max_args: int | None = None
+    named: frozenset[str] = field(default_factory=frozenset)
+    sql: SqlBuilder | None = None
+
+    def arity_message(self) -> str:
+        if self.max_args == self.min_args:
+            count = {0: "no arguments", 1: "1 argument"}.get(self.min_args, f"{self.min_args} arguments")
+        elif self.max_args is None:
+            count = f"at least {self.min_args} argument{'s' if self.min_args != 1 else ''}"
+        else:
+            count = f"{self.min_args} to {self.max_args} arguments"
+        return f"{self.name}() takes {count}: {self.signature}"
+
+
+def _row(name: str, signature: str, description: str, lo: int, hi: int | None, sql: SqlBuilder) -> FunctionSpec:
+    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql)
+
+
+_AGG_NAMED = frozenset({"time", "at"})
+
+AGGREGATES: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        FunctionSpec("count", "aggregate", "count() | count(*) | count(x) | count(dataset.*)",
+                     "Rows, or rows where x is not null.", 0, 1, _AGG_NAMED),
+        FunctionSpec("count_distinct", "aggregate", "count_distinct(x)", "Distinct non-null values of x.", 1, 1, _AGG_NAMED),
+        FunctionSpec("sum", "aggregate", "sum(x)", "Sum of x; 0 over no rows.", 1, 1, _AGG_NAMED),
+        FunctionSpec("avg", "aggregate", "avg(x)", "Average of non-null x.", 1, 1, _AGG_NAMED),
+        FunctionSpec("min", "aggregate", "min(x)", "Smallest x.", 1, 1, _AGG_NAMED),
+        FunctionSpec("max", "aggregate", "max(x)", "Largest x.", 1, 1, _AGG_NAMED),
+        FunctionSpec("median", "aggregate", "median(x)", "Continuous median of x.", 1, 1, _AGG_NAMED),
+        FunctionSpec("percentile", "aggregate", "percentile(x, p)",
+                     "Continuous percentile p (0 <= p <= 1) of x, interpolated.", 2, 2, _AGG_NAMED),
+    )
+}
+
+WINDOWS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        FunctionSpec("previous", "window", "previous(x) | previous(x, n)",
+                     "x in the period n (default 1) periods earlier.", 1, 2),
+        FunctionSpec("growth", "window", "growth(x)", "(x - previous(x)) / previous(x).", 1, 1),
+        FunctionSpec("rolling", "window", "rolling(x, n)",
+                     "x over the rows of the last n periods, the current one included.", 2, 2),
+        FunctionSpec("to_date", "window", "to_date(x, grain)",
+                     "x over the rows from the start of the enclosing week, month, quarter or year.", 2, 2),
+        FunctionSpec("cumulative", "window", "cumulative(x)", "x over every row up to the end of the period.", 1, 1),
+        FunctionSpec("total", "window", "total(x)", "x without the query's by dimensions.", 1, 1),
+    )
+}
+
+ROW_FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        _row("coalesce", "coalesce(a, b, ...)", "The first non-null argument.", 1, None,
+             lambda d, a: d.coalesce(a)),
+        _row("nullif", "nullif(a, b)", "Null when a = b, else a.", 2, 2, lambda d, a: d.nullif(a[0], a[1])),
+        _row("if", "if(condition, then, else)", "then when condition is true, else otherwise.", 3, 3,
+             lambda d, a: d.if_(a[0], a[1], a[2])),
+        _row("abs", "abs(x)", "Absolute value.", 1, 1, lambda d, a: d.abs(a[0])),
+        _row("round", "round(x) | round(x, digits)", "x rounded to digits (default 0) decimals.", 1, 2,
+             lambda d, a: d.round(a[0], a[1] if len(a) > 1 else None)),
+        _row("floor", "floor(x)", "Largest integer <= x.", 1, 1, lambda d, a: d.floor(a[0])),
+        _row("ceil", "ceil(x)", "Smallest integer >= x.", 1, 1, lambda d, a: d.ceil(a[0])),
+        _row("least", "least(a, b, ...)", "Smallest argument; null if any is null.", 1, None,
+             lambda d, a: d.least(a)),
+        _row("greatest", "greatest(a, b, ...)", "Largest argument; null if any is null.", 1, None,
+             lambda d, a: d.greatest(a)),
+        _row("lower", "lower(s)", "Lower-case text.", 1, 1, lambda d, a: d.lower(a[0])),
+        _row("upper", "upper(s)", "Upper-case text.", 1, 1, lambda d, a: d.upper(a[0])),
+        _row("length", "length(s)", "Number of characters.", 1, 1, lambda d, a: d.length(a[0])),
+        _row("date", "date(ts)", "The date of a timestamp.", 1, 1, lambda d, a: d.date(a[0])),
+        _row("year", "year(ts)", "Year number.", 1, 1, lambda d, a: d.year(a[0])),
+        _row("month", "month(ts)", "Month number, 1-12.", 1, 1, lambda d, a: d.month(a[0])),
+        _row("day_of_week", "day_of_week(ts)", "ISO weekday: 1 = Monday ... 7 = Sunday.", 1, 1,
+             lambda d, a: d.day_of_week(a[0])),
+        _row("hour", "hour(ts)", "Hour of the day, 0-23.", 1, 1, lambda d, a: d.hour(a[0])),
+        _row("seconds_between", "seconds_between(a, b)", "b - a in seconds.", 2, 2,
+             lambda d, a: d.seconds_between(a[0], a[1])),
+        _row("minutes_between", "minutes_between(a, b)", "b - a in minutes, fractional.", 2, 2,
+             lambda d, a: d.seconds_between(a[0], a[1], per=60)),
+        _row("hours_between", "hours_between(a, b)", "b - a in hours, fractional.", 2, 2,
+             lambda d, a: d.seconds_between(a[0], a[1], per=3600)),
+        _row("days_between", "days_between(a, b)", "b - a in days, fractional.", 2, 2,
+             lambda d, a: d.seconds_between(a[0], a[1], per=86400)),
+    )
+}
+
+BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {**AGGREGATES, **WINDOWS, **ROW_FUNCTIONS}

@@ -1,0 +1,120 @@
+"""Finding plugins: the only module that knows about entry points and plugin files.
+
+Nothing is loaded at import. :func:`get_plugin_manager` registers the built-in
+connectors (as plugins, through the public hooks), then every installed
+distribution's ``kpi_engine`` entry point, then the local modules a project
+names in ``plugins:``. ``check_pending`` turns a misspelt hook name into an
+error instead of a silently ignored function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pluggy
+
+from . import hookspecs
+from .errors import DefinitionError, KpiError, Span
+from .functions import BUILTIN_FUNCTIONS, FunctionSpec
+
+__all__ = ["PluginRegistry", "get_plugin_manager"]
+
+ENTRY_POINT_GROUP = "kpi_engine"
+
+
+def get_plugin_manager(local: Sequence[tuple[Path, Span | None]] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+    """A plugin manager with the built-ins, installed plugins and the given local modules."""
+    from .connectors import duckdb as duckdb_connector
+    from .connectors import sqlite as sqlite_connector
+
+    pm = pluggy.PluginManager("kpi_engine")
+    pm.add_hookspecs(hookspecs)
+    pm.register(duckdb_connector, name="kpi_engine.duckdb")
+    pm.register(sqlite_connector, name="kpi_engine.sqlite")
+    if entry_points:
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as exc:  # a broken installed plugin must not hide behind a traceback
+            raise DefinitionError(f"an installed kpi_engine plugin failed to load: {exc}", code="plugin") from exc
+    for path, span in local:
+        module = _load_module(path, span)
+        if pm.is_registered(module):
+            continue
+        pm.register(module, name=f"local:{path}")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise DefinitionError(f"plugin {exc.plugin}: {exc}", code="plugin") from exc
+    return pm
+
+
+def _load_module(path: Path, span: Span | None):
+    if not path.is_file():
+        raise DefinitionError(f"plugin module '{path}' does not exist", span=span, code="plugin")
+    name = f"kpi_engine_local_{abs(hash(str(path.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError(f"cannot load plugin module '{path}'", span=span, code="plugin")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise DefinitionError(f"plugin module '{path}' failed to import: {type(exc).__name__}: {exc}",
+                              span=span, code="plugin") from exc
+    return module
+
+
+class PluginRegistry:
+    """What the plugins provide, collected once per project."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.connectors: dict[str, type] = {}
+        errors: list[KpiError] = []
+        owners: dict[str, str] = {}
+        for plugin, classes in _results(pm, pm.hook.register_connectors):
+            for cls in classes or []:
+                name = getattr(cls, "name", None)
+                if not name:
+                    errors.append(DefinitionError(f"plugin {plugin} registers a connector without a name",
+                                                  code="plugin"))
+                elif name in self.connectors:
+                    errors.append(DefinitionError(f"connector '{name}' is registered by both {owners[name]} "
+                                                  f"and {plugin}", code="plugin"))
+                else:
+                    self.connectors[name] = cls
+                    owners[name] = plugin
+        self.functions: dict[str, FunctionSpec] = dict(BUILTIN_FUNCTIONS)
+        for plugin, specs in _results(pm, pm.hook.register_functions):
+            for spec in specs or []:
+                if spec.name in BUILTIN_FUNCTIONS:
+                    errors.append(DefinitionError(f"plugin {plugin} cannot redefine built-in function "
+                                                  f"{spec.name}()", code="plugin"))
+                elif spec.kind != "row" or spec.sql is None:
+                    errors.append(DefinitionError(f"plugin {plugin}: function {spec.name}() must be a row "
+                                                  "function with an sql builder", code="plugin"))
+                else:
+                    self.functions[spec.name] = spec
+        if errors:
+            from .errors import raise_all
+
+            raise_all(errors)
+
+
+def _results(pm: pluggy.PluginManager, hook) -> list[tuple[str, object]]:
+    """(plugin name, result) for every implementation of a hook, plugins registered first first."""
+    out = []
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            result = impl.function()
+        except Exception as exc:
+            raise DefinitionError(f"plugin {impl.plugin_name}: {hook.name}() failed: {exc}", code="plugin") from exc
+        out.append((pm.get_name(impl.plugin) or impl.plugin_name, result))
+    return out

@@ -1,0 +1,304 @@
+"""A project folder, loaded and checked: the Python API of SPEC §6.2.
+
+``load()`` reads kpi.yml, the plugins, the sources and every definition file,
+and checks every formula, reference and option before returning; a Project
+that exists is a project without definition errors. Queries compile to the
+dialect of the source they read and run on one connection per thread, so a
+Project can be queried from several threads at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from .binder import Binder, atoms_of
+from .catalog import Catalog, DatasetEntry
+from .compiler.build import CompiledQuery, QueryCompiler
+from .compiler.dialects import SqlDialect, dialect_for
+from .compiler.query import Query
+from .compiler.sql import table
+from .connectors.base import Connection, Connector, parse_select
+from .definitions import definition_files, load_definitions, model_errors, validate_model
+from .errors import DefinitionError, KpiError, QueryError, SourceError, raise_all, unknown
+from .loader import YamlDocument, load_yaml_file
+from .model import Dataset, Kpi, ProjectConfig
+from .plugins import PluginRegistry, get_plugin_manager
+from .result import Result
+from .validation import validate_catalog
+
+__all__ = ["PROJECT_FILE", "Project", "find_project", "load"]
+
+PROJECT_FILE = "kpi.yml"
+
+
+def find_project(start: str | os.PathLike[str] | None = None) -> Path:
+    """The nearest folder at or above ``start`` with a kpi.yml, else ``start`` itself."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return here
+
+
+def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | None = None,
+         entry_points: bool = True) -> Project:
+    """Load and check the project at ``path`` (a folder, or its kpi.yml)."""
+    root = Path(path).expanduser()
+    if root.is_file():
+        config_path, root = root, root.parent
+    else:
+        if not root.is_dir():
+            raise DefinitionError(f"project folder '{path}' does not exist", code="no-project")
+        config_path = root / PROJECT_FILE
+    root = root.resolve()
+    document: YamlDocument | None = None
+    config = ProjectConfig()
+    if config_path.is_file():
+        document = load_yaml_file(config_path, environ=environ)
+        config, problems = validate_model(ProjectConfig, document)
+        raise_all(problems)
+    local_plugins = [(root / p, document.span_at(("plugins", i)) if document else None)
+                     for i, p in enumerate(config.plugins)]
+    registry = PluginRegistry(get_plugin_manager(local_plugins, entry_points=entry_points))
+    connectors, errors = _sources(config, document, registry, root)
+    files, missing = definition_files(root, config.definitions, document)
+    errors += missing
+    catalog = Catalog(functions=registry.functions)
+    errors += load_definitions(files, catalog, environ)
+    raise_all(errors)
+    project = Project(root, config, catalog, connectors, registry)
+    raise_all(project._check())
+    return project
+
+
+def _sources(config: ProjectConfig, document: YamlDocument | None, registry: PluginRegistry,
+             root: Path) -> tuple[dict[str, Connector], list[KpiError]]:
+    connectors: dict[str, Connector] = {}
+    errors: list[KpiError] = []
+    for name, source in config.sources.items():
+        cls = registry.connectors.get(source.connector)
+        span = document.span_at(("sources", name, "connector")) if document else None
+        if cls is None:
+            message = unknown("connector", source.connector, registry.connectors)
+            errors.append(DefinitionError(message, span=span, hint=_install_hint(source.connector), code="connector"))
+            continue
+        options, problems = _options(cls, source.options, document, ("sources", name))
+        errors += problems
+        if options is not None:
+            connectors[name] = cls(options, source=name, base_dir=root)
+    if "default" not in connectors and "default" not in config.sources:
+        from .connectors.duckdb import DuckDBConnector, DuckDBOptions
+
+        database = "kpi.duckdb" if (root / "kpi.duckdb").is_file() else ":memory:"
+        connectors["default"] = DuckDBConnector(DuckDBOptions(database=database), source="default", base_dir=root)
+    return connectors, errors
+
+
+def _options(cls: type[Connector], options: dict[str, Any], document: YamlDocument | None, base: tuple):
+    from pydantic import ValidationError
+
+    try:
+        return cls.Options.model_validate(options), []
+    except ValidationError as exc:
+        if document is None:
+            return None, [DefinitionError(str(exc), code="schema")]
+        return None, model_errors(exc, document, cls.Options, base)
+
+
+def _install_hint(name: str) -> str | None:
+    if name in ("postgres", "spark"):
+        return f"pip install kpi-engine-{name} (see plugins/{name})"
+    return None
+
+
+class Project:
+    """A loaded, checked project. Build it with :func:`load`."""
+
+    def __init__(self, root: Path, config: ProjectConfig, catalog: Catalog, connectors: dict[str, Connector],
+                 registry: PluginRegistry) -> None:
+        self.root = root
+        self.config = config
+        self.catalog = catalog
+        self.connectors = connectors
+        self.registry = registry
+        self.binder = Binder(catalog)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._compiled: dict[tuple, CompiledQuery] = {}
+        self._relations: dict[tuple[str, str], exp.Expression] = {}
+
+    # ------------------------------------------------------------- metadata
+    @property
+    def name(self) -> str:
+        return self.config.name or self.root.name
+
+    @property
+    def kpis(self) -> dict[str, Kpi]:
+        return {name: entry.model for name, entry in self.catalog.kpis.items()}
+
+    @property
+    def datasets(self) -> dict[str, Dataset]:
+        return {name: entry.model for name, entry in self.catalog.datasets.items()}
+
+    def kpi(self, name: str) -> Kpi:
+        if name not in self.catalog.kpis:
+            raise QueryError(unknown("KPI", name, self.catalog.kpis), code="unknown-kpi")
+        return self.catalog.kpis[name].model
+
+    # -------------------------------------------------------------- queries
+    def compile(self, kpis: Iterable[str] | str, *, dialect: str | None = None, grain: str = "month",
+                by: Iterable[str] | str | None = (), where: str | None = None, start: Any = None,
+                end: Any = None) -> str:
+        """The SQL of a query, in ``dialect`` (default: the dialect of the source it reads)."""
+        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end)
+        return self.compiled(query, dialect).sql
+
+    def query(self, kpis: Iterable[str] | str, *, grain: str = "month", by: Iterable[str] | str | None = (),
+              where: str | None = None, start: Any = None, end: Any = None) -> Result:
+        """Run a query on its source; rows ordered by period, then dimensions (nulls last)."""
+        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end)
+        compiled = self.compiled(query)
+        connection = self.connection(compiled.source or "default")
+        try:
+            _, rows = connection.execute(compiled.sql)
+        except SourceError:
+            self._explain_failure(compiled)
+            raise
+        kpis_meta = {name: self.catalog.kpis[name].model for name in compiled.kpis}
+        result = Result(list(compiled.columns), rows, compiled.sql, kpis_meta, compiled.dimensions, compiled.grain)
+        return result.sorted()
+
+    def compiled(self, query: Query, dialect: str | None = None) -> CompiledQuery:
+        key = (query, dialect)
+        cached = self._compiled.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            source = self._source_of_query(query)
+            target = dialect_for(dialect or self.connectors[source].dialect)
+            compiler = QueryCompiler(self.catalog, self.binder, target, self._relation)
+            compiled = compiler.compile(query)
+            self._compiled[key] = compiled
+            return compiled
+
+    def _source_of_query(self, query: Query) -> str:
+        for name in query.kpis:
+            entry = self.catalog.kpis.get(name)
+            if entry is None:
+                continue
+            try:
+                for atom in atoms_of(self.binder.metric(name)):
+                    return self.catalog.datasets[atom.dataset].model.source
+            except KpiError:
+                continue
+        return "default"
+
+    def _relation(self, entry: DatasetEntry, dialect: SqlDialect) -> exp.Expression:
+        """A dataset's FROM expression: its table, its parsed sql:, or its files."""
+        key = (entry.name, dialect.name)
+        if key not in self._relations:
+            model = entry.model
+            connector = self.connectors[model.source]
+            try:
+                if model.table is not None:
+                    relation: exp.Expression = table(model.table)
+                elif model.sql is not None:
+                    relation = parse_select(model.sql, connector.dialect)
+                else:
+                    assert model.file is not None
+                    if dialect.name != connector.dialect and not connector.reads_files:
+                        raise DefinitionError("file datasets run on a connector that reads files", code="no-files")
+                    relation = connector.file_relation(model.file)
+            except DefinitionError as exc:
+                field = "table" if model.table is not None else "sql" if model.sql is not None else "file"
+                raise DefinitionError(exc.message, span=entry.span(field), hint=exc.hint, code=exc.code) from exc
+            self._relations[key] = relation
+        return self._relations[key]
+
+    # ---------------------------------------------------------- connections
+    def connection(self, source: str = "default") -> Connection:
+        """This thread's connection to a source (opened on first use)."""
+        cache = getattr(self._local, "connections", None)
+        if cache is None:
+            cache = self._local.connections = {}
+        if source not in cache:
+            if source not in self.connectors:
+                raise QueryError(unknown("source", source, self.connectors), code="unknown-source")
+            connection = self.connectors[source].connect()
+            cache[source] = connection
+            with self._lock:
+                self._connections.append(connection)
+        return cache[source]
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                try:
+                    connection.close()
+                except Exception:  # pragma: no cover - closing is best effort
+                    pass
+            self._connections.clear()
+            for connector in self.connectors.values():
+                close = getattr(connector, "close", None)
+                if close is not None:
+                    close()
+        self._local = threading.local()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ validation
+    def _check(self) -> list[KpiError]:
+        """Every definition rule, before any SQL runs."""
+        errors: list[KpiError] = []
+        for entry in self.catalog.datasets.values():
+            source = entry.model.source
+            if source not in self.connectors:
+                if source in self.config.sources:
+                    continue  # its connector error is already reported
+                errors.append(DefinitionError(unknown("source", source, self.connectors), span=entry.span("source"),
+                                              hint="sources are defined in kpi.yml", code="unknown-source"))
+                continue
+            try:
+                self._relation(entry, dialect_for(self.connectors[source].dialect))
+            except KpiError as exc:
+                errors.append(exc)
+        errors += validate_catalog(self.catalog, self.binder)
+        return errors
+
+    def validate(self, *, check_source: bool = True) -> dict[str, int]:
+        """Check the definitions (already done by load) and, with ``check_source``, every column
+        they read against the live sources; raise every problem at once."""
+        raise_all(self._check())
+        if check_source:
+            raise_all(self._live_errors(list(self.catalog.datasets)))
+        return {"kpis": len(self.catalog.kpis), "datasets": len(self.catalog.datasets)}
+
+    def _explain_failure(self, compiled: CompiledQuery) -> None:
+        """After a failed query, a precise definition error if a column is at fault."""
+        datasets: set[str] = set()
+        for name in compiled.kpis:
+            for atom in atoms_of(self.binder.metric(name)):
+                datasets.add(atom.dataset)
+                datasets.update(j.dataset for j in self.catalog.datasets[atom.dataset].model.joins.values())
+        try:
+            errors = self._live_errors(sorted(datasets))
+        except KpiError:
+            return
+        raise_all(errors)
+
+    def _live_errors(self, datasets: list[str]) -> list[KpiError]:
+        from .live_checks import live_errors
+
+        return live_errors(self, datasets)
+

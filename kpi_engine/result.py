@@ -1,0 +1,85 @@
+"""The result of a query: columns, rows, the SQL that ran, and what each KPI means."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Kpi
+
+__all__ = ["Result"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Rows as tuples, in the column order of SPEC §5: period, dimensions, KPIs."""
+
+    columns: list[str]
+    rows: list[tuple]
+    sql: str
+    kpis: Mapping[str, Kpi] = field(default_factory=dict)
+    dimensions: tuple[str, ...] = ()
+    grain: str = "month"
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def column(self, name: str) -> list[Any]:
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+    def with_status(self) -> Result:
+        """A copy with ``KPI__status`` (ok / warn / bad / null) after each KPI that has a target."""
+        columns: list[str] = []
+        plan: list[tuple[int, Kpi | None]] = []
+        for i, name in enumerate(self.columns):
+            columns.append(name)
+            plan.append((i, None))
+            kpi = self.kpis.get(name)
+            if kpi is not None and kpi.target is not None:
+                columns.append(f"{name}__status")
+                plan.append((i, kpi))
+        rows = [tuple(kpi.status(row[i]) if kpi is not None else row[i] for i, kpi in plan) for row in self.rows]
+        return Result(columns, rows, self.sql, self.kpis, self.dimensions, self.grain)
+
+    def to_pandas(self):
+        """A pandas DataFrame (``pip install 'kpi-engine[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas() needs pandas: pip install 'kpi-engine[pandas]'") from exc
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+
+    def to_arrow(self):
+        """A pyarrow Table (``pip install 'kpi-engine[arrow]'``)."""
+        try:
+            import pyarrow as pa
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_arrow() needs pyarrow: pip install 'kpi-engine[arrow]'") from exc
+        return pa.table({name: [row[i] for row in self.rows] for i, name in enumerate(self.columns)})
+
+    def sorted(self) -> Result:
+        """Rows by period, then dimensions with nulls last, the same on every engine."""
+        keys = len(self.columns) - len(self.kpis)
+
+        def key(row: Sequence[Any]):
+            return tuple((value is None, _sortable(value)) for value in row[:keys])
+
+        return Result(self.columns, sorted(self.rows, key=key), self.sql, self.kpis, self.dimensions, self.grain)
+
+
+def _sortable(value: Any) -> tuple:
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, str(value))
