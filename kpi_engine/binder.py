@@ -303,6 +303,7 @@ class Binder:
         arg: f.Node | None = None
         fraction: Decimal | None = None
         first = call.args[0] if call.args else None
+        _named_argument_first(call, first, text)
         if isinstance(first, f.Star):
             if call.name != "count":
                 raise text.error(first, f"'*' can only be the argument of count(), not {call.name}()", code="syntax")
@@ -447,6 +448,18 @@ class Binder:
             if key in seen:
                 raise text.error(arg, f"{arg.name}= is given twice", code="bad-argument")
             seen.add(key)
+
+
+def _named_argument_first(call: f.Call, first: f.Node | None, text: f.FormulaText) -> None:
+    """``count(at=end)`` compares columns at and end (SPEC §4): say what was meant."""
+    if (isinstance(first, f.Binary) and first.op == "=" and isinstance(first.left, f.Ref)
+            and first.left.qualifier is None and first.left.name.lower() in ("at", "time")):
+        name = first.left.name.lower()
+        value = first.right.name if isinstance(first.right, f.Ref) else "..."
+        star = "*" if call.name == "count" else "x"
+        raise text.error(first, f"'{name}={value}' as the first argument is a comparison of columns '{name}' and "
+                         f"'{value}'; named arguments follow a first argument",
+                         hint=f"write {call.name}({star}, {name}={value})", code="named-argument")
 
 
 def _aggregate_parts(call: f.Call):

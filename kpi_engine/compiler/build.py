@@ -87,6 +87,8 @@ class _Scan:
     level: str
     measures: dict[tuple, _Measure] = field(default_factory=dict)
     filters: list[f.Node | None] = field(default_factory=list)
+    #: KPI filters of the aggregates that are not under total(): their rows give the dimension values
+    dims_filters: list[f.Node | None] = field(default_factory=list)
     lower: int | None = None  # lowest period read, when --from is given
     unbounded: bool = False  # cumulative(): every earlier row
     rollup: list[str] = field(default_factory=list)  # measures also summed without dimensions
@@ -414,7 +416,7 @@ class _Build:
 
     # -- flow atoms -------------------------------------------------------------
     def _scan_key(self, atom: Atom, level: _Level) -> tuple:
-        time = None if self.all else (atom.time or self.catalog.datasets[atom.dataset].model.time)
+        time = atom.time or self.catalog.datasets[atom.dataset].model.time
         # totals of combinable aggregates are rolled up from the dimensions scan: one pass
         scan_level = "d" if (level.key == "t" and atom.func in _COMBINABLE) else level.key
         return (atom.dataset, time, scan_level)
@@ -425,6 +427,8 @@ class _Build:
             self.scans[key] = _Scan(self.name("s"), key[0], key[1], key[2])
         scan = self.scans[key]
         scan.filters.append(atom.kpi_filter)
+        if level.key == "d":
+            scan.dims_filters.append(atom.kpi_filter)
         if atom.window is not None and atom.window.kind == "cumulative":
             scan.unbounded = True
         func = "percentile" if atom.func == "median" else atom.func
@@ -613,19 +617,34 @@ class _Build:
         base, joins = self._from(scan.dataset, [*used, query_where, where_filter])
         tr = self._row(scan.dataset)
         time_col = col(scan.time, scan.dataset) if scan.time else None
-        p = self.d.period_index(time_col, self.grain) if time_col is not None and not self.all else None
+        p = self.d.period_index(time_col.copy(), self.grain) if time_col is not None and not self.all else None
         columns, group = self._group_columns(scan.dataset, level, tr, p)
         for m in measures:
             condition = _strip(m.condition, shared)
             columns.append(alias(self.d.aggregate(m.func, tr(m.arg) if m.arg is not None else None,
                                                   tr(condition) if condition is not None else None, m.fraction),
                                  m.name))
+        seen_filter, _ = self._shared_filter(scan.dims_filters)
+        seen = None
+        if scan.level == "d" and level.dims and scan.dims_filters and seen_filter != where_filter:
+            # some rows are read only for total(): count the others, which give the dimension values
+            seen = f"{scan.cte}_seen"
+            columns.append(alias(self.d.aggregate("count", None, tr(seen_filter) if seen_filter else None), seen))
         conds = self._time_range(time_col, scan.lower, scan.unbounded) if time_col is not None else []
         conds += [tr(c) for c in (query_where, where_filter) if c is not None]
         self.cte(scan.cte, sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group))
         self.raw.append((scan.cte, "p", scan.unbounded))
-        level.sources.append(_Source(scan.cte, [(m.name, m.func in _ZERO_WHEN_EMPTY) for m in measures], True,
-                                     scan.unbounded))
+        source = _Source(scan.cte, [(m.name, m.func in _ZERO_WHEN_EMPTY) for m in measures], True, scan.unbounded)
+        if level.dims:
+            in_range = exp.Between(this=col("p", scan.cte), low=col("lo", "kpi_bounds"), high=col("hi", "kpi_bounds"))
+            if not scan.dims_filters:
+                in_range = exp.false()  # only total() reads it
+            elif seen is not None:
+                in_range = sql.and_(in_range, exp.GT(this=col(seen, scan.cte), expression=lit(0)))
+            source.combos = sql.select([col(f"d_{d}", scan.cte) for d in level.dims], table_ref(scan.cte),
+                                       joins=[sql.join(table_ref("kpi_bounds"), None, kind="CROSS")],
+                                       where=in_range)
+        level.sources.append(source)
         if scan.rollup:
             by_name = {m.name: m for m in measures}
             columns = [col("p")] + [alias(_OVER_PERIODS[by_name[n].func](this=col(n)), n) for n in scan.rollup]
@@ -711,6 +730,7 @@ class _Build:
         condition = _and(atom.condition, atom.kpi_filter)
         dims = self._dims(dataset, level)
         base, joins = self._from(dataset, [atom.arg, condition, *dims, query_where])
+        active = entry.model.active
         tr = self._row(dataset)
         columns: list[exp.Expression] = []
         conds: list[exp.Expression] = []
@@ -725,6 +745,9 @@ class _Build:
                 columns += [alias(p, f"{prefix}a"),
                             alias(self.d.is_period_start(edge.copy(), p.copy(), self.grain), f"{prefix}e")]
             conds.append(_not_null(col(active.from_, dataset)))
+            if active.to:  # a row whose span ends where it starts, or before, is never active
+                conds.append(sql.or_(_is_null(col(active.to, dataset)),
+                                     self.d.time_gt(col(active.to, dataset), col(active.from_, dataset))))
         else:
             time_col = col(atom.time or entry.model.time, dataset)
             columns.append(alias(self.d.period_index(time_col, self.grain), "q"))
@@ -732,8 +755,10 @@ class _Build:
             conds += self._time_range(time_col, item.lower, unbounded)
         columns += [alias(tr(node), f"d_{name}") for name, node in zip(level.dims, dims)]
         columns.append(alias(tr(atom.arg), "x"))
-        conds += [tr(c) for c in (condition, query_where) if c is not None]
-        conds.append(_not_null(tr(atom.arg)))
+        # the inner where and null values exclude a row from the value, not from the rows read
+        counted = sql.and_(tr(atom.condition) if atom.condition is not None else None, _not_null(tr(atom.arg)))
+        columns.append(alias(exp.Case(ifs=[exp.If(this=counted, true=lit(1))], default=lit(0)), "c"))
+        conds += [tr(c) for c in (atom.kpi_filter, query_where) if c is not None]
         rows = f"{cte}w"
         self.cte(rows, sql.select(columns, base, joins=joins, where=sql.and_(*conds)))
         if atom.at is None:
@@ -776,15 +801,18 @@ class _Build:
                                     expression=self._group_key(per.copy(), window.grain)))
         keys = [per.copy(), *[r(f"d_{d}") for d in level.dims]]
         names = ["p", *[f"d_{d}" for d in level.dims]]
-        periods_join = sql.join(table_ref(rows), sql.and_(*match), kind="INNER")
+        counted = exp.EQ(this=r("c"), expression=lit(1))
         value = f"{cte}_value"
         if func == "percentile" and not self.d.native_percentile:
             pairs = f"{cte}x"
+            match.append(counted)
             self.cte(pairs, sql.select([alias(k, n) for k, n in zip(keys, names)] + [alias(r("x"), "x")],
-                                       table_ref("kpi_periods"), joins=[periods_join]))
+                                       table_ref("kpi_periods"),
+                                       joins=[sql.join(table_ref(rows), sql.and_(*match), kind="INNER")]))
             self._emit_rank_percentile(cte, pairs, names, fraction, value)
         else:
-            agg = self.d.aggregate(func, r("x"), None, fraction)
+            periods_join = sql.join(table_ref(rows), sql.and_(*match), kind="INNER")
+            agg = self.d.aggregate(func, r("x"), counted, fraction)
             self.cte(cte, sql.select([alias(k, n) for k, n in zip(keys, names)] + [alias(agg, value)],
                                      table_ref("kpi_periods"), joins=[periods_join],
                                      group_by=[k.copy() for k in keys]))

@@ -122,6 +122,10 @@ class SqlDialect:
     def length(self, value: exp.Expression) -> exp.Expression:
         return exp.Length(this=value)
 
+    def like(self, value: exp.Expression, pattern: str) -> exp.Expression:
+        """SQL LIKE, case-sensitive: % any text, _ one character."""
+        return exp.Like(this=value, expression=lit(pattern))
+
     # ------------------------------------------------------------------ time
     def date(self, ts: exp.Expression) -> exp.Expression:
         return cast(ts, "DATE")
@@ -208,6 +212,10 @@ class SqlDialect:
         """``a`` is a later instant than ``b``."""
         return exp.GT(this=a, expression=b)
 
+    def _truncated_equal(self, ts: exp.Expression, grain: str) -> exp.Expression:
+        """``ts = DATE_TRUNC(grain, ts)``, for engines whose weeks start on Monday."""
+        return exp.EQ(this=ts, expression=exp.TimestampTrunc(this=ts.copy(), unit=exp.var(grain.upper())))
+
     # ------------------------------------------------------------ aggregates
     def aggregate(
         self,
@@ -272,6 +280,9 @@ class SqlDialect:
 class DuckDB(SqlDialect):
     name = "duckdb"
 
+    def is_period_start(self, ts, index, grain):
+        return self._truncated_equal(ts, grain)
+
     def day_of_week(self, ts):
         return func("ISODOW", ts)
 
@@ -295,6 +306,9 @@ class DuckDB(SqlDialect):
 
 class Postgres(SqlDialect):
     name = "postgres"
+
+    def is_period_start(self, ts, index, grain):
+        return self._truncated_equal(ts, grain)
 
     def double(self, value):
         return cast(value, "DOUBLE PRECISION")
@@ -379,12 +393,20 @@ class SQLite(SqlDialect):
     def _extreme(self, name, args):
         return super()._extreme("MIN" if name == "LEAST" else "MAX", args)
 
+    def like(self, value, pattern):
+        # SQLite's LIKE ignores case; GLOB does not, so the pattern is translated.
+        glob = "".join({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}.get(ch, ch) for ch in pattern)
+        return exp.Glob(this=value, expression=lit(glob))
+
     def series(self, low, high, bounds):  # pragma: no cover - SQLite uses recursive_series
         raise NotImplementedError
 
 
 class Spark(SqlDialect):
     name = "spark"
+
+    def is_period_start(self, ts, index, grain):
+        return self._truncated_equal(ts, grain)
 
     def day_of_week(self, ts):
         return binary(exp.Add, func("WEEKDAY", ts), lit(1))

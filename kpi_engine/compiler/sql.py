@@ -81,8 +81,8 @@ def wrap(expression: exp.Expression) -> exp.Expression:
 
 def and_(*conditions: exp.Expression | None) -> exp.Expression | None:
     items = [c for c in conditions if c is not None]
-    if len(items) > 1:
-        items = [wrap(c) for c in items]
+    if len(items) > 1:  # AND binds tighter than OR: only OR operands need parentheses
+        items = [exp.Paren(this=c) if isinstance(c, exp.Or) else c for c in items]
     if not items:
         return None
     result = items[0]
@@ -93,8 +93,6 @@ def and_(*conditions: exp.Expression | None) -> exp.Expression | None:
 
 def or_(*conditions: exp.Expression | None) -> exp.Expression | None:
     items = [c for c in conditions if c is not None]
-    if len(items) > 1:
-        items = [wrap(c) for c in items]
     if not items:
         return None
     result = items[0]

@@ -148,7 +148,7 @@ class Translator:
         return exp.Not(this=exp.Paren(this=test)) if node.negated else test
 
     def _Like(self, node: f.Like) -> exp.Expression:
-        test = exp.Like(this=wrap(self(node.operand)), expression=lit(node.pattern))
+        test = self.dialect.like(wrap(self(node.operand)), node.pattern)
         return exp.Not(this=exp.Paren(this=test)) if node.negated else test
 
     def _Call(self, node: f.Call) -> exp.Expression:

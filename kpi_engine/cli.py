@@ -1,0 +1,245 @@
+"""The ``kpi`` command (SPEC §6.1).
+
+Exit status: 0 ok; 1 an error in the definitions or the query; 2 bad
+command-line usage; 3 the data source failed. Errors are printed once, with
+file:line:col and the offending line, never as a traceback. Heavy modules
+(sqlglot, duckdb, pydantic, lark) are imported inside the commands, so
+``kpi --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .project import Project
+    from .result import Result
+
+GRAINS = ("day", "week", "month", "quarter", "year", "all")
+
+
+class DateParam(click.ParamType):
+    """A YYYY-MM-DD date; anything else is a usage error (exit 2)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"'{value}' is not a date; write it as YYYY-MM-DD", param, ctx)
+
+
+def _fail(error: Exception) -> None:
+    from .errors import KpiError
+
+    assert isinstance(error, KpiError)
+    click.echo(error.render(), err=True)
+    count = len(error.errors)
+    if count > 1:
+        click.echo(f"\n{count} errors", err=True)
+    sys.exit(error.exit_code)
+
+
+def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Every KpiError becomes its message and exit code; nothing else is caught here."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .errors import KpiError
+
+        try:
+            return command(*args, **kwargs)
+        except KpiError as error:
+            _fail(error)
+        except KeyboardInterrupt:  # pragma: no cover - interactive
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:  # pragma: no cover - e.g. `kpi run ... | head`
+            sys.exit(0)
+
+    return wrapper
+
+
+def _project_dir(ctx: click.Context) -> Path:
+    from .project import find_project
+
+    given = ctx.obj.get("project") if ctx.obj else None
+    return Path(given) if given else find_project(Path.cwd())
+
+
+def load_project(ctx: click.Context) -> Project:
+    from .project import load
+
+    return load(_project_dir(ctx))
+
+
+def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--grain", type=click.Choice(GRAINS, case_sensitive=False), default="month", show_default=True,
+                     help="Period size."),
+        click.option("--by", "by", multiple=True, metavar="DIM", help="Dimension to break down by (repeatable)."),
+        click.option("--where", metavar="EXPR", help="Condition over dimensions, e.g. \"channel = 'email'\"."),
+        click.option("--from", "start", type=DateParam(), help="First day (inclusive)."),
+        click.option("--to", "end", type=DateParam(), help="Last day (inclusive)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--project", type=click.Path(exists=True, file_okay=True, dir_okay=True), metavar="DIR",
+              help="Project folder (default: the nearest folder with a kpi.yml, else the current one).")
+@click.version_option(__version__, prog_name="kpi")
+@click.pass_context
+def main(ctx: click.Context, project: str | None) -> None:
+    """Declarative KPIs: YAML definitions, compiled to SQL, run on your data."""
+    ctx.ensure_object(dict)
+    ctx.obj["project"] = project
+
+
+@main.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include hidden helper KPIs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handle_errors
+def list_command(ctx: click.Context, show_all: bool, fmt: str) -> None:
+    """List the project's KPIs."""
+    project = load_project(ctx)
+    kpis = [k for k in project.kpis.values() if show_all or not k.hidden]
+    if fmt == "json":
+        click.echo(json.dumps([_kpi_json(k, project) for k in kpis], indent=2, ensure_ascii=False))
+        return
+    from .formatting import format_value, render_table
+
+    rows = []
+    for kpi in kpis:
+        target = format_value(kpi.target, kpi) if kpi.target is not None else ""
+        rows.append([kpi.name, kpi.display_title, kpi.format, kpi.direction, target,
+                     project.catalog.kpis[kpi.name].model.dataset or ""])
+    click.echo(render_table(["name", "title", "format", "direction", "target", "dataset"], rows))
+
+
+def _kpi_json(kpi: Any, project: Project) -> dict[str, Any]:
+    data = kpi.model_dump(mode="json", by_alias=True)
+    return {"name": kpi.name, **data, "title": kpi.display_title}
+
+
+@main.command()
+@click.option("--no-source", is_flag=True, help="Check the definitions only, not the columns in the live source.")
+@click.pass_context
+@handle_errors
+def validate(ctx: click.Context, no_source: bool) -> None:
+    """Check every definition (and every column against the live source)."""
+    project = load_project(ctx)
+    counts = project.validate(check_source=not no_source)
+    where = "" if no_source else "; every column found in the source"
+    click.echo(f"ok: {counts['kpis']} KPIs and {counts['datasets']} datasets{where}")
+
+
+@main.command("compile")
+@click.argument("kpis", nargs=-1, required=True)
+@click.option("--dialect", metavar="NAME", help="SQL dialect (default: the source's), e.g. snowflake, bigquery.")
+@query_options
+@click.pass_context
+@handle_errors
+def compile_command(ctx: click.Context, kpis: tuple[str, ...], dialect: str | None, grain: str, by: tuple[str, ...],
+                    where: str | None, start: dt.date | None, end: dt.date | None) -> None:
+    """Print the SQL of a query."""
+    if dialect is not None:
+        _check_dialect(dialect)
+    project = load_project(ctx)
+    click.echo(project.compile(list(kpis), dialect=dialect, grain=grain, by=by, where=where, start=start, end=end))
+
+
+def _check_dialect(name: str) -> None:
+    from .compiler.dialects import known_dialects
+    from .errors import did_you_mean
+
+    known = known_dialects()
+    if name.lower() not in known:
+        suggestion = did_you_mean(name.lower(), known)
+        hint = f"; did you mean '{suggestion}'?" if suggestion else f" (known: {', '.join(known)})"
+        raise click.BadParameter(f"unknown SQL dialect '{name}'{hint}", param_hint="'--dialect'")
+
+
+@main.command()
+@click.argument("kpis", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Every KPI that is not hidden.")
+@query_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--status", is_flag=True, help="Add KPI__status (ok / warn / bad) after each KPI with a target.")
+@click.pass_context
+@handle_errors
+def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by: tuple[str, ...],
+        where: str | None, start: dt.date | None, end: dt.date | None, fmt: str, status: bool) -> None:
+    """Compute KPIs."""
+    if run_all and kpis:
+        raise click.UsageError("give KPI names or --all, not both")
+    if not run_all and not kpis:
+        raise click.UsageError("name at least one KPI, or use --all")
+    project = load_project(ctx)
+    names = [k.name for k in project.kpis.values() if not k.hidden] if run_all else list(kpis)
+    result = project.query(names, grain=grain, by=by, where=where, start=start, end=end)
+    if status:
+        result = result.with_status()
+    click.echo(render_result(result, fmt))
+
+
+def render_result(result: Result, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dicts(), indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+        return buffer.getvalue().rstrip("\n")
+    from .formatting import format_value, render_table
+
+    kpis = result.kpis
+    rows = [[format_value(v, kpis.get(c)) for c, v in zip(result.columns, row)] for row in result.rows]
+    right = [c in kpis for c in result.columns]
+    return render_table(result.columns, rows, right=right)
+
+
+@main.command()
+@click.option("--rows", type=click.IntRange(min=1), default=None, help="Number of tickets (default 100,000).")
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, rows: int | None) -> None:
+    """Write the demo help-desk data and run the KPI library on it."""
+    from .demo.command import run_demo
+
+    given = ctx.obj.get("project") if ctx.obj else None
+    run_demo(Path(given) if given else Path.cwd(), rows, echo=click.echo)
+
+
+@main.command()
+@click.argument("which", type=click.Choice(["all", "definitions", "project"]), default="all")
+@handle_errors
+def schema(which: str) -> None:
+    """Print the JSON Schema of definition files and kpi.yml (for editor completion)."""
+    from .schema import json_schema
+
+    click.echo(json.dumps(json_schema(which), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
