@@ -9,6 +9,7 @@ Project can be queried from several threads at once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -111,6 +112,21 @@ def _options(cls: type[Connector], options: dict[str, Any], document: YamlDocume
         return None, model_errors(exc, document, cls.Options, base)
 
 
+def _merge(parts: list[Result], query: Query) -> Result:
+    """Results of one query per source, joined on (period, dimensions)."""
+    keys = len(parts[0].columns) - len(parts[0].kpis)
+    merged: dict[tuple, dict[str, Any]] = {}
+    for part in parts:
+        for row in part.rows:
+            values = merged.setdefault(tuple(row[:keys]), {})
+            values.update(zip(part.columns[keys:], row[keys:]))
+    columns = parts[0].columns[:keys] + list(query.kpis)
+    rows = [key + tuple(values.get(k) for k in query.kpis) for key, values in merged.items()]
+    kpis = {k: v for part in parts for k, v in part.kpis.items()}
+    sql = "\n;\n".join(part.sql for part in parts)
+    return Result(columns, rows, sql, kpis, parts[0].dimensions, parts[0].grain).sorted()
+
+
 def _install_hint(name: str) -> str | None:
     if name in ("postgres", "spark"):
         return f"pip install kpi-engine-{name} (see plugins/{name})"
@@ -162,8 +178,26 @@ class Project:
 
     def query(self, kpis: Iterable[str] | str, *, grain: str = "month", by: Iterable[str] | str | None = (),
               where: str | None = None, start: Any = None, end: Any = None) -> Result:
-        """Run a query on its source; rows ordered by period, then dimensions (nulls last)."""
+        """Run a query; rows ordered by period, then dimensions (nulls last).
+
+        KPIs of different sources run as one query per source, merged on the period and dimensions.
+        """
         query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end)
+        groups: dict[str, list[str]] = {}
+        for name in query.kpis:
+            groups.setdefault(self.source_of(name) if name in self.catalog.kpis else "default", []).append(name)
+        if len(groups) == 1:
+            return self._run(query)
+        parts = [self._run(dataclasses.replace(query, kpis=tuple(names))) for names in groups.values()]
+        return _merge(parts, query)
+
+    def source_of(self, kpi: str) -> str:
+        """The source a KPI reads (that of its first aggregate's dataset; "default" for constants)."""
+        for atom in atoms_of(self.binder.metric(kpi)):
+            return self.catalog.datasets[atom.dataset].model.source
+        return "default"
+
+    def _run(self, query: Query) -> Result:
         compiled = self.compiled(query)
         connection = self.connection(compiled.source or "default")
         try:
@@ -190,14 +224,11 @@ class Project:
 
     def _source_of_query(self, query: Query) -> str:
         for name in query.kpis:
-            entry = self.catalog.kpis.get(name)
-            if entry is None:
-                continue
-            try:
-                for atom in atoms_of(self.binder.metric(name)):
-                    return self.catalog.datasets[atom.dataset].model.source
-            except KpiError:
-                continue
+            if name in self.catalog.kpis:
+                try:
+                    return self.source_of(name)
+                except KpiError:
+                    continue
         return "default"
 
     def _relation(self, entry: DatasetEntry, dialect: SqlDialect) -> exp.Expression:

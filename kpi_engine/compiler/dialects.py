@@ -473,11 +473,8 @@ class BigQuery(SqlDialect):
     filter_clause = False
     native_percentile = False
 
-    def double(self, value):
-        return cast(value, "FLOAT64")
-
     def integer(self, value):
-        return cast(value, "INT64")
+        return cast(value, "BIGINT")  # INT64
 
     def day_of_week(self, ts):
         sunday_first = self.extract("DAYOFWEEK", ts)
@@ -493,7 +490,8 @@ class BigQuery(SqlDialect):
         return func("MOD", value, lit(divisor))
 
     def seconds_between(self, a, b, *, per=1):
-        micros = binary(exp.Sub, func("UNIX_MICROS", cast(b, "TIMESTAMP")), func("UNIX_MICROS", cast(a, "TIMESTAMP")))
+        # sqlglot's TIMESTAMPTZ is BigQuery's TIMESTAMP (its TIMESTAMP is BigQuery's DATETIME)
+        micros = binary(exp.Sub, func("UNIX_MICROS", cast(b, "TIMESTAMPTZ")), func("UNIX_MICROS", cast(a, "TIMESTAMPTZ")))
         return exp.Div(this=self.double(micros), expression=lit(1_000_000 * per), typed=False, safe=False)
 
     def add_days(self, days):

@@ -123,10 +123,10 @@ class Translator:
             return binary(_ARITHMETIC[node.op], left, right)
         if node.op in _COMPARE:
             return binary(_COMPARE[node.op], left, right)
-        if node.op == "and":
-            return binary(exp.And, left, right)
+        if node.op == "and":  # AND binds tighter than OR: only OR operands need parentheses
+            return exp.And(this=_paren_or(left), expression=_paren_or(right))
         if node.op == "or":
-            return binary(exp.Or, left, right)
+            return exp.Or(this=left, expression=right)
         raise AssertionError(node.op)
 
     def _Not(self, node: f.Not) -> exp.Expression:
@@ -155,6 +155,10 @@ class Translator:
         spec = self.functions[node.name]
         assert spec.kind == "row" and spec.sql is not None, f"{node.name} is not a row function"
         return spec.sql(self.dialect, [self(arg) for arg in node.args])
+
+
+def _paren_or(condition: exp.Expression) -> exp.Expression:
+    return exp.Paren(this=condition) if isinstance(condition, exp.Or) else condition
 
 
 def _normalise(value: Decimal) -> Decimal:

@@ -1,0 +1,1 @@
+"""The `kpi demo` help-desk dataset: deterministic, realistic tables generated inside DuckDB."""
