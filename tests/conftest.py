@@ -124,3 +124,7 @@ def _no_user_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("KPI_"):
             monkeypatch.delenv(key, raising=False)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/*/*.sql from the compiler")

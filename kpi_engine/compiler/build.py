@@ -468,7 +468,8 @@ class _Build:
                           spec=spec, over="OVER")
 
     def _by_period(self, table: str) -> exp.Order:
-        return exp.Order(expressions=[exp.Ordered(this=col("p", table), nulls_first=False)])
+        """ORDER BY p in a window; p is never null, so the dialect's own null ordering is used."""
+        return exp.Order(expressions=[exp.Ordered(this=col("p", table), nulls_first=self.d.nulls_first_by_default)])
 
     def _group_key(self, p: exp.Expression, group: str) -> exp.Expression:
         """The index of the to_date() group (week, month, quarter, year) holding period p."""

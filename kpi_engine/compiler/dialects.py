@@ -45,6 +45,11 @@ class SqlDialect:
         if name is not None:
             self.name = name
 
+    @property
+    def nulls_first_by_default(self) -> bool:
+        """Whether ascending order puts nulls first in this dialect (then sqlglot prints no NULLS clause)."""
+        return sqlglot.Dialect.get_or_raise(self.name).NULL_ORDERING == "nulls_are_small"
+
     def generate(self, expression: exp.Expression, *, pretty: bool = True) -> str:
         try:
             return expression.sql(dialect=self.name, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
@@ -501,7 +506,9 @@ class BigQuery(SqlDialect):
         return func("DATE_ADD", cast(lit(_EPOCH), "DATE"), exp.Interval(this=months, unit=exp.var("MONTH")))
 
     def series(self, low, high, bounds):
-        unnest = exp.Unnest(expressions=[func("GENERATE_ARRAY", low, high)], alias=exp.TableAlias(this=sql.ident("p")))
+        # BigQuery names an UNNEST's value column through the alias' columns
+        unnest = exp.Unnest(expressions=[func("GENERATE_ARRAY", low, high)],
+                            alias=exp.TableAlias(columns=[sql.ident("p")]))
         return sql.select([col("p")], exp.Table(this=sql.ident(bounds)),
                           joins=[sql.join(unnest, None, kind="CROSS")])
 

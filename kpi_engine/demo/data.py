@@ -180,13 +180,24 @@ def _statements(rows: int) -> list[str]:
 # --- SQL building blocks -----------------------------------------------------------------
 
 
+def _hash(key: str, salt: int | str) -> str:
+    """A 64-bit pseudo-random number for `key`, independent from one salt to another.
+
+    DuckDB combines the hashes of several arguments with XOR, so `hash(key, salt)`
+    for two salts differ by a constant XOR: their top bits are almost the same and
+    "independent" columns drawn from them come out ~0.9 correlated. Hashing that
+    value once more scrambles it (the hash of an integer is a full 64-bit mix).
+    """
+    return f"hash(hash({key}, {salt}))"
+
+
 def _u(key: str, salt: int | str) -> str:
     """A uniform number in (0, 1) from the hash of `key` and `salt`.
 
     The top 53 bits of the 64-bit hash fill a double's mantissa; the half step keeps
     it away from 0 and 1, so logarithms and inverse CDFs never see an endpoint.
     """
-    return f"(((hash({key}, {salt}) >> 11)::DOUBLE + 0.5) * {2.0 ** -53!r})"
+    return f"((({_hash(key, salt)} >> 11)::DOUBLE + 0.5) * {2.0 ** -53!r})"
 
 
 def _normal(key: str, salt: int) -> str:
@@ -338,9 +349,9 @@ def _customers_sql(n: int) -> str:
                {_choice(_u('id', 10), _PLANS)} AS plan,
                {_choice(_u('id', 11), _ACQUISITION)} AS channel,
                {_choice(_u('id', 12), _REGIONS)} AS region,
-               {_labels(_SURNAMES, f'1 + hash(id, 13) % {len(_SURNAMES)}')} AS surname,
-               {_labels(_SURNAMES, f'1 + hash(id, 14) % {len(_SURNAMES)}')} AS partner,
-               {_labels(_TRADES, f'1 + hash(id, 15) % {len(_TRADES)}')} AS trade,
+               {_labels(_SURNAMES, f'1 + {_hash("id", 13)} % {len(_SURNAMES)}')} AS surname,
+               {_labels(_SURNAMES, f'1 + {_hash("id", 14)} % {len(_SURNAMES)}')} AS partner,
+               {_labels(_TRADES, f'1 + {_hash("id", 15)} % {len(_TRADES)}')} AS trade,
                {_u('id', 16)} AS u_partner,
                {_u('id', 17)} AS u_life
         FROM signups
@@ -409,7 +420,7 @@ def _tickets_sql(rows: int) -> str:
     Resolution is fast on phone and chat, slow on email and web, faster for urgent
     tickets and a little faster over time. A ticket is unresolved (open or pending)
     when its resolution would fall after the last day - so the most recent tickets
-    are mostly open - or when it is stuck in the backlog (6 % early, 14 % late).
+    are mostly open - or when it is stuck in the backlog (10 % early, 18 % late).
     Resolved tickets are closed seven days after resolution (a few are left
     'resolved'). First response: phone within 30 s, chat within minutes, email and
     web within hours; open tickets are sometimes still unanswered.
@@ -443,7 +454,7 @@ def _tickets_sql(rows: int) -> str:
                {_u('id', 119)} AS u_unanswered,
                {_u('id', 120)} AS u_phone_response,
                {_u('id', 121)} AS u_spam_duration,
-               (1 + hash(id, 122) % {agent_count(rows)})::INTEGER AS agent_id
+               (1 + {_hash('id', 122)} % {agent_count(rows)})::INTEGER AS agent_id
         FROM events
     ), classified AS (
         SELECT * EXCLUDE (drawn_category, drawn_priority),
@@ -464,7 +475,7 @@ def _tickets_sql(rows: int) -> str:
         SELECT *,
                created_at + to_seconds(floor(resolve_seconds)::BIGINT) AS resolve_at,
                created_at + to_seconds(floor(least(response_seconds, 30 * {_DAY_SECONDS}))::BIGINT) AS respond_at,
-               NOT is_spam AND u_stuck < 0.06 + 0.08 * progress AS stuck,
+               NOT is_spam AND u_stuck < 0.10 + 0.08 * progress AS stuck,
                CASE WHEN is_spam OR u_contacts < 0.66 + 0.08 * progress - 0.2 * is_complaint::INTEGER THEN 1
                     WHEN u_extra_contacts < 0.50 THEN 2 WHEN u_extra_contacts < 0.78 THEN 3
                     WHEN u_extra_contacts < 0.92 THEN 4 ELSE 5 END AS contacts
@@ -521,7 +532,7 @@ def _calls_sql(n: int, agents: int) -> str:
                {_u('id', 212)} AS u_customer,
                -ln({_u('id', 213)}) * (2 + 22 * pow({load}, 2)) AS queue_wait,
                -ln({_u('id', 214)}) * 180 AS patience,
-               (1 + hash(id, 215) % {agents})::INTEGER AS agent_id,
+               (1 + {_hash('id', 215)} % {agents})::INTEGER AS agent_id,
                {_normal('id', 216)} AS z_handle
         FROM events
     ), answered AS (
@@ -544,7 +555,7 @@ def _calls_sql(n: int, agents: int) -> str:
 
 
 def _surveys_sql() -> str:
-    """One survey for about 37 % of resolved non-spam tickets, answered minutes to days later.
+    """One survey for about 35 % of resolved non-spam tickets, answered minutes to days later.
 
     Scores come from one latent satisfaction per survey: better over time, worse for
     complaints and for tickets that needed several contacts. Thresholds put CSAT near
@@ -563,7 +574,7 @@ def _surveys_sql() -> str:
                {_u('ticket_id', 304)} AS u_satisfaction,
                {_u('ticket_id', 305)} < 0.05 AS skipped
         FROM tickets
-        WHERE resolved_at IS NOT NULL AND NOT is_spam AND {_u('ticket_id', 300)} < 0.37
+        WHERE resolved_at IS NOT NULL AND NOT is_spam AND {_u('ticket_id', 300)} < 0.355
     ), scored AS (
         SELECT *, {satisfaction} AS s FROM sampled WHERE answered_at <= {_END}
     )

@@ -1,0 +1,163 @@
+WITH kpi_s2 AS (
+  SELECT
+    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 AS p,
+    customers.plan AS d_plan,
+    COUNT(*) AS m2_1
+  FROM customers AS customers
+  WHERE
+    NOT customers.churned_at IS NULL
+    AND customers.churned_at >= '2025-01-01'
+    AND customers.churned_at < '2025-04-01'
+  GROUP BY
+    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
+    customers.plan
+), kpi_k1e AS (
+  SELECT
+    EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 AS p,
+    customers.plan AS d_plan,
+    COUNT(*) AS kd1_1,
+    COUNT(*) FILTER(WHERE
+      customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)) AS ke1_1
+  FROM customers AS customers
+  WHERE
+    NOT customers.signup_at IS NULL
+    AND (
+      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
+    )
+  GROUP BY
+    EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
+    customers.plan
+  UNION ALL
+  SELECT
+    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 AS p,
+    customers.plan AS d_plan,
+    -COUNT(*) AS kd1_1,
+    -COUNT(*) FILTER(WHERE
+      customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)) AS ke1_1
+  FROM customers AS customers
+  WHERE
+    NOT customers.churned_at IS NULL
+    AND (
+      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
+    )
+  GROUP BY
+    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
+    customers.plan
+), kpi_k1 AS (
+  SELECT
+    p,
+    d_plan,
+    SUM(kd1_1) AS kd1_1,
+    SUM(ke1_1) AS ke1_1
+  FROM kpi_k1e
+  GROUP BY
+    p,
+    d_plan
+), kpi_bounds AS (
+  SELECT
+    24300 AS lo,
+    24302 AS hi,
+    CASE
+      WHEN (
+        SELECT
+          MIN(p)
+        FROM (
+          SELECT
+            p AS p
+          FROM kpi_k1
+        ) AS kpi_early
+      ) < 24300
+      THEN (
+        SELECT
+          MIN(p)
+        FROM (
+          SELECT
+            p AS p
+          FROM kpi_k1
+        ) AS kpi_early
+      )
+      ELSE 24300
+    END AS spine_lo,
+    24302 + 1 AS spine_hi
+), kpi_periods AS (
+  SELECT
+    GENERATE_SERIES(spine_lo, spine_hi) AS p
+  FROM kpi_bounds
+  WHERE
+    NOT spine_lo IS NULL
+), kpi_combos AS (
+  SELECT DISTINCT
+    d_plan
+  FROM (
+    SELECT
+      kpi_s2.d_plan
+    FROM kpi_s2
+    CROSS JOIN kpi_bounds
+    WHERE
+      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+    UNION ALL
+    SELECT DISTINCT
+      customers.plan AS d_plan
+    FROM customers AS customers
+    CROSS JOIN kpi_bounds
+    WHERE
+      NOT customers.signup_at IS NULL
+      AND EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= kpi_bounds.hi
+      AND (
+        customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
+      )
+      AND (
+        customers.churned_at IS NULL
+        OR NOT (
+          EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 < kpi_bounds.lo
+          OR EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 = kpi_bounds.lo
+          AND customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)
+        )
+      )
+  ) AS kpi_seen
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    kpi_combos.d_plan,
+    COALESCE(kpi_s2.m2_1, 0) AS m2_1,
+    COALESCE(kpi_k1.kd1_1, 0) AS kd1_1,
+    COALESCE(kpi_k1.ke1_1, 0) AS ke1_1
+  FROM kpi_periods
+  CROSS JOIN kpi_combos
+  LEFT JOIN kpi_s2
+    ON kpi_s2.p = kpi_periods.p AND kpi_s2.d_plan IS NOT DISTINCT FROM kpi_combos.d_plan
+  LEFT JOIN kpi_k1
+    ON kpi_k1.p = kpi_periods.p AND kpi_k1.d_plan IS NOT DISTINCT FROM kpi_combos.d_plan
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    kpi_vd.d_plan,
+    SUM(kpi_vd.kd1_1) OVER (
+      PARTITION BY kpi_vd.d_plan
+      ORDER BY kpi_vd.p
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) + LEAD(kpi_vd.ke1_1, 1, 0) OVER (PARTITION BY kpi_vd.d_plan ORDER BY kpi_vd.p) AS w1_d,
+    kpi_vd.m2_1 AS w2_d,
+    (
+      SUM(kpi_vd.kd1_1) OVER (
+        PARTITION BY kpi_vd.d_plan
+        ORDER BY kpi_vd.p
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) - kpi_vd.kd1_1
+    ) + kpi_vd.ke1_1 AS w3_d
+  FROM kpi_vd
+)
+SELECT
+  MAKE_DATE(CAST(DIV(kpi_wd.p, 12) AS INT), CAST((
+    kpi_wd.p % 12
+  ) + 1 AS INT), 1) AS period,
+  kpi_wd.d_plan AS plan,
+  kpi_wd.w1_d AS active_customers,
+  CAST(kpi_wd.w2_d AS DOUBLE PRECISION) / NULLIF(kpi_wd.w3_d, 0) AS churn_rate
+FROM kpi_wd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_wd.p,
+  kpi_wd.d_plan

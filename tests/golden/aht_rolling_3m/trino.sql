@@ -1,0 +1,51 @@
+WITH kpi_s1 AS (
+  SELECT
+    FLOOR(DATE_DIFF('day', CAST('1900-01-01' AS DATE), CAST(calls.called_at AS DATE)) / 7) AS p,
+    SUM(calls.handle_seconds) FILTER(WHERE
+      calls.answered) AS m1_1,
+    COUNT(calls.handle_seconds) FILTER(WHERE
+      calls.answered) AS m1_2
+  FROM calls AS calls
+  WHERE
+    NOT calls.called_at IS NULL
+    AND calls.called_at >= CAST('2024-12-16' AS TIMESTAMP)
+    AND calls.called_at < CAST('2025-04-07' AS TIMESTAMP)
+  GROUP BY
+    FLOOR(DATE_DIFF('day', CAST('1900-01-01' AS DATE), CAST(calls.called_at AS DATE)) / 7)
+), kpi_bounds AS (
+  SELECT
+    6522 AS lo,
+    6535 AS hi,
+    6520 AS spine_lo,
+    6535 AS spine_hi
+), kpi_periods AS (
+  SELECT
+    s.p
+  FROM kpi_bounds
+  CROSS JOIN UNNEST(SEQUENCE(spine_lo, spine_hi)) AS s(p)
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    COALESCE(kpi_s1.m1_1, 0) AS m1_1,
+    COALESCE(kpi_s1.m1_2, 0) AS m1_2
+  FROM kpi_periods
+  LEFT JOIN kpi_s1
+    ON kpi_s1.p = kpi_periods.p
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    CAST(SUM(kpi_vd.m1_1) OVER (ORDER BY kpi_vd.p ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS DOUBLE) / NULLIF(
+      SUM(kpi_vd.m1_2) OVER (ORDER BY kpi_vd.p ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+      0
+    ) AS w1_d
+  FROM kpi_vd
+)
+SELECT
+  DATE_ADD('day', kpi_wd.p * 7, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_wd.w1_d AS aht_rolling_3m
+FROM kpi_wd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_wd.p

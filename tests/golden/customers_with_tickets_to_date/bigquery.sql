@@ -1,0 +1,70 @@
+WITH kpi_r1w AS (
+  SELECT
+    EXTRACT(YEAR FROM tickets.created_at) * 12 + EXTRACT(MONTH FROM tickets.created_at) - 1 AS q,
+    tickets.customer_id AS x,
+    CASE WHEN NOT tickets.customer_id IS NULL THEN 1 ELSE 0 END AS c
+  FROM tickets AS tickets
+  WHERE
+    NOT tickets.created_at IS NULL AND tickets.created_at < '2025-04-01'
+), kpi_bounds AS (
+  SELECT
+    24300 AS lo,
+    24302 AS hi,
+    CASE
+      WHEN (
+        SELECT
+          MIN(p)
+        FROM (
+          SELECT
+            q AS p
+          FROM kpi_r1w
+        ) AS kpi_early
+      ) < 24300
+      THEN (
+        SELECT
+          MIN(p)
+        FROM (
+          SELECT
+            q AS p
+          FROM kpi_r1w
+        ) AS kpi_early
+      )
+      ELSE 24300
+    END AS spine_lo,
+    24302 AS spine_hi
+), kpi_periods AS (
+  SELECT
+    p
+  FROM kpi_bounds
+  CROSS JOIN UNNEST(GENERATE_ARRAY(spine_lo, spine_hi)) AS p
+), kpi_r1 AS (
+  SELECT
+    kpi_periods.p AS p,
+    COUNT(DISTINCT CASE WHEN kpi_r1w.c = 1 THEN kpi_r1w.x END) AS kpi_r1_value
+  FROM kpi_periods
+  INNER JOIN kpi_r1w
+    ON kpi_r1w.q <= kpi_periods.p
+  GROUP BY
+    kpi_periods.p
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    COALESCE(kpi_r1.kpi_r1_value, 0) AS kpi_r1_value
+  FROM kpi_periods
+  LEFT JOIN kpi_r1
+    ON kpi_r1.p = kpi_periods.p
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    kpi_vd.kpi_r1_value AS w1_d
+  FROM kpi_vd
+)
+SELECT
+  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_wd.p - 22800) MONTH) AS period,
+  kpi_wd.w1_d AS customers_with_tickets_to_date
+FROM kpi_wd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_wd.p NULLS LAST

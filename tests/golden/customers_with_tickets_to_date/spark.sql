@@ -1,0 +1,74 @@
+WITH kpi_r1w AS (
+  SELECT
+    YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1 AS q,
+    tickets.customer_id AS x,
+    CASE WHEN NOT tickets.customer_id IS NULL THEN 1 ELSE 0 END AS c
+  FROM tickets AS tickets
+  WHERE
+    NOT tickets.created_at IS NULL AND tickets.created_at < '2025-04-01'
+), kpi_bounds AS (
+  SELECT
+    24300 AS lo,
+    24302 AS hi,
+    CASE
+      WHEN (
+        SELECT
+          MIN(p)
+        FROM (
+          SELECT
+            q AS p
+          FROM kpi_r1w
+        ) AS kpi_early
+      ) < 24300
+      THEN (
+        SELECT
+          MIN(p)
+        FROM (
+          SELECT
+            q AS p
+          FROM kpi_r1w
+        ) AS kpi_early
+      )
+      ELSE 24300
+    END AS spine_lo,
+    24302 AS spine_hi
+), kpi_periods AS (
+  SELECT
+    EXPLODE(SEQUENCE(spine_lo, spine_hi)) AS p
+  FROM kpi_bounds
+  WHERE
+    NOT spine_lo IS NULL
+), kpi_r1 AS (
+  SELECT
+    kpi_periods.p AS p,
+    COUNT(DISTINCT kpi_r1w.x) FILTER(WHERE
+      kpi_r1w.c = 1) AS kpi_r1_value
+  FROM kpi_periods
+  INNER JOIN kpi_r1w
+    ON kpi_r1w.q <= kpi_periods.p
+  GROUP BY
+    kpi_periods.p
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    COALESCE(kpi_r1.kpi_r1_value, 0) AS kpi_r1_value
+  FROM kpi_periods
+  LEFT JOIN kpi_r1
+    ON kpi_r1.p = kpi_periods.p
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    kpi_vd.kpi_r1_value AS w1_d
+  FROM kpi_vd
+)
+SELECT
+  MAKE_DATE(CAST(kpi_wd.p DIV 12 AS INT), CAST((
+    kpi_wd.p % 12
+  ) + 1 AS INT), 1) AS period,
+  kpi_wd.w1_d AS customers_with_tickets_to_date
+FROM kpi_wd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_wd.p NULLS LAST

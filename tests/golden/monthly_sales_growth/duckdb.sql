@@ -1,0 +1,54 @@
+WITH kpi_s1 AS (
+  SELECT
+    YEAR(orders.ordered_at) * 12 + MONTH(orders.ordered_at) - 1 AS p,
+    SUM(orders.amount) AS m1_1
+  FROM orders AS orders
+  WHERE
+    NOT orders.ordered_at IS NULL
+    AND orders.ordered_at >= '2024-12-01'
+    AND orders.ordered_at < '2025-04-01'
+    AND orders.status = 'paid'
+  GROUP BY
+    YEAR(orders.ordered_at) * 12 + MONTH(orders.ordered_at) - 1
+), kpi_bounds AS (
+  SELECT
+    24300 AS lo,
+    24302 AS hi,
+    24299 AS spine_lo,
+    24302 AS spine_hi
+), kpi_periods AS (
+  SELECT
+    UNNEST(GENERATE_SERIES(spine_lo, spine_hi)) AS p
+  FROM kpi_bounds
+  WHERE
+    NOT spine_lo IS NULL
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    COALESCE(kpi_s1.m1_1, 0) AS m1_1
+  FROM kpi_periods
+  LEFT JOIN kpi_s1
+    ON kpi_s1.p = kpi_periods.p
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    kpi_vd.m1_1 AS w1_d
+  FROM kpi_vd
+), kpi_xd AS (
+  SELECT
+    kpi_wd.p,
+    kpi_wd.w1_d,
+    LAG(kpi_wd.w1_d, 1) OVER (ORDER BY kpi_wd.p) AS x1_d
+  FROM kpi_wd
+)
+SELECT
+  MAKE_DATE(CAST(kpi_xd.p // 12 AS INT), CAST((
+    kpi_xd.p % 12
+  ) + 1 AS INT), 1) AS period,
+  CAST(kpi_xd.w1_d - kpi_xd.x1_d AS DOUBLE) / NULLIF(kpi_xd.x1_d, 0) AS monthly_sales_growth
+FROM kpi_xd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_xd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_xd.p

@@ -1,0 +1,62 @@
+WITH RECURSIVE kpi_s1 AS (
+  SELECT
+    DATE_PART(YEAR, tickets.created_at) * 4 + FLOOR((
+      DATE_PART(MONTH, tickets.created_at) - 1
+    ) / 3) AS p,
+    PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+      CAST(DATEDIFF(MILLISECOND, tickets.created_at, tickets.first_response_at) AS DOUBLE) / 1000) AS m1_1
+  FROM tickets AS tickets
+  WHERE
+    NOT tickets.created_at IS NULL AND NOT tickets.is_spam
+  GROUP BY
+    DATE_PART(YEAR, tickets.created_at) * 4 + FLOOR((
+      DATE_PART(MONTH, tickets.created_at) - 1
+    ) / 3)
+), kpi_bounds AS (
+  SELECT
+    MIN(p) AS lo,
+    MAX(p) AS hi,
+    MIN(p) AS spine_lo,
+    MAX(p) AS spine_hi
+  FROM (
+    SELECT
+      p AS p
+    FROM kpi_s1
+  ) AS kpi_all
+), kpi_periods AS (
+  SELECT
+    kpi_bounds.spine_lo AS p
+  FROM kpi_bounds
+  WHERE
+    NOT kpi_bounds.spine_lo IS NULL
+  UNION ALL
+  SELECT
+    kpi_periods.p + 1 AS p
+  FROM kpi_periods
+  CROSS JOIN kpi_bounds
+  WHERE
+    kpi_periods.p < kpi_bounds.spine_hi
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    kpi_s1.m1_1 AS m1_1
+  FROM kpi_periods
+  LEFT JOIN kpi_s1
+    ON kpi_s1.p = kpi_periods.p
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    kpi_vd.m1_1 AS w1_d
+  FROM kpi_vd
+)
+SELECT
+  DATEADD(MONTH, (
+    kpi_wd.p * 3
+  ) - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_wd.w1_d AS p90_first_response
+FROM kpi_wd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_wd.p

@@ -1,0 +1,84 @@
+WITH kpi_r1w AS (
+  SELECT
+    EXTRACT(YEAR FROM tickets.created_at) * 4 + FLOOR((
+      EXTRACT(MONTH FROM tickets.created_at) - 1
+    ) / 3) AS q,
+    CAST(TO_UNIXTIME(tickets.first_response_at) - TO_UNIXTIME(tickets.created_at) AS DOUBLE) AS x,
+    CASE
+      WHEN NOT CAST(TO_UNIXTIME(tickets.first_response_at) - TO_UNIXTIME(tickets.created_at) AS DOUBLE) IS NULL
+      THEN 1
+      ELSE 0
+    END AS c
+  FROM tickets AS tickets
+  WHERE
+    NOT tickets.created_at IS NULL AND NOT tickets.is_spam
+), kpi_bounds AS (
+  SELECT
+    MIN(p) AS lo,
+    MAX(p) AS hi,
+    MIN(p) AS spine_lo,
+    MAX(p) AS spine_hi
+  FROM (
+    SELECT
+      q AS p
+    FROM kpi_r1w
+  ) AS kpi_all
+), kpi_periods AS (
+  SELECT
+    s.p
+  FROM kpi_bounds
+  CROSS JOIN UNNEST(SEQUENCE(spine_lo, spine_hi)) AS s(p)
+), kpi_r1x AS (
+  SELECT
+    kpi_periods.p AS p,
+    kpi_r1w.x AS x
+  FROM kpi_periods
+  INNER JOIN kpi_r1w
+    ON kpi_r1w.q = kpi_periods.p AND kpi_r1w.c = 1
+), kpi_r1n AS (
+  SELECT
+    p,
+    x,
+    ROW_NUMBER() OVER (PARTITION BY p ORDER BY x) AS rn,
+    (
+      COUNT(*) OVER (PARTITION BY p) - 1
+    ) * 0.9 AS h
+  FROM kpi_r1x
+), kpi_r1 AS (
+  SELECT
+    p,
+    MAX(CASE WHEN rn = CAST(h AS INTEGER) + 1 THEN x END) + (
+      MAX(h - CAST(h AS INTEGER)) * (
+        COALESCE(
+          MAX(CASE WHEN rn = CAST(h AS INTEGER) + 2 THEN x END),
+          MAX(CASE WHEN rn = CAST(h AS INTEGER) + 1 THEN x END)
+        ) - MAX(CASE WHEN rn = CAST(h AS INTEGER) + 1 THEN x END)
+      )
+    ) AS kpi_r1_value
+  FROM kpi_r1n
+  GROUP BY
+    p
+), kpi_vd AS (
+  SELECT
+    kpi_periods.p,
+    kpi_r1.kpi_r1_value AS kpi_r1_value
+  FROM kpi_periods
+  LEFT JOIN kpi_r1
+    ON kpi_r1.p = kpi_periods.p
+), kpi_wd AS (
+  SELECT
+    kpi_vd.p,
+    kpi_vd.kpi_r1_value AS w1_d
+  FROM kpi_vd
+)
+SELECT
+  DATE_ADD('month', (
+    kpi_wd.p * 3
+  ) - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_wd.w1_d AS p90_first_response
+FROM kpi_wd
+CROSS JOIN kpi_bounds
+WHERE
+  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+ORDER BY
+  kpi_wd.p
