@@ -158,6 +158,15 @@ def to_datetime(value: Any) -> dt.datetime | None:
     raise ValueError(f"not a time value: {value!r}")
 
 
+def _as_date(value: dt.date | str | None) -> dt.date | None:
+    """A query bound: a date (a datetime or an ISO string is accepted too)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day)
 
@@ -701,7 +710,7 @@ def _constant(node: Node) -> Any:
     return eval_expr(node, ConstantEnv())
 
 
-def _positive_int(node: Node, what: str, minimum: int) -> int:
+def _int_at_least(node: Node, what: str, minimum: int) -> int:
     value = _constant(node)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{what} must be an integer >= {minimum}")
@@ -740,10 +749,10 @@ class Query:
         self.kpi_defs: dict[str, dict[str, Any]] = definitions.get("kpis") or {}
         self.data = data
         self.grain = grain
-        self.by = tuple(by)
+        self.by = (by,) if isinstance(by, str) else tuple(by)
         self.where = parse(where) if where else None
-        self.start = start
-        self.end = end
+        self.start = _as_date(start)
+        self.end = _as_date(end)
         self._datasets: dict[str, Dataset] = {}
         self._aggregates: dict[tuple[str, Call], Aggregate] = {}
 
@@ -775,6 +784,9 @@ class Query:
                 raise ValueError(f"join '{alias}' of '{name}': unknown dataset '{target}'")
             on = join["on"]
             local, remote = (on, on) if isinstance(on, str) else (on[0], on[1])
+            target_columns = {key for other in self.data[target] for key in other}
+            if (columns and local not in columns) or (target_columns and remote not in target_columns):
+                raise ValueError(f"join '{alias}' of '{name}': unknown column in on: {on!r}")
             index: dict[Any, list[Row]] = {}
             for other in self.data[target]:
                 if other.get(remote) is not None:
@@ -785,7 +797,6 @@ class Query:
                 if len(hits) > 1:
                     raise ValueError(f"join '{alias}' of '{name}' is not many-to-one ({row[local]!r})")
                 matched.append(hits[0] if hits else None)
-            target_columns = {key for other in self.data[target] for key in other}
             ds.joins[alias] = (target, matched, target_columns)
         for dim, text in (body.get("dimensions") or {}).items():
             ds.dimensions[dim] = parse(text)
@@ -828,9 +839,9 @@ class Query:
                 outer = next(w for w in windows if w in RANGE_WINDOWS)
                 raise ValueError(f"{node.name}() cannot be nested in {outer}()")
             if node.name == "previous" and len(node.args) == 2:
-                _positive_int(node.args[1], "previous()'s n", 0)
+                _int_at_least(node.args[1], "previous()'s n", 0)
             if node.name == "rolling":
-                _positive_int(node.args[1], "rolling()'s n", 1)
+                _int_at_least(node.args[1], "rolling()'s n", 1)
             if node.name == "to_date":
                 g = _grain_name(node.args[1])
                 if g not in TO_DATE_GRAINS[self.grain]:
@@ -1011,7 +1022,9 @@ class Query:
             self.require_dims(agg)
             for e in agg.entries:
                 if agg.at is not None:
-                    ok = (e.start is not None and e.start < hi
+                    # active at some instant from the first reported period's start up to the first
+                    # instant after the last one (at=end reads that instant), both included
+                    ok = (e.start is not None and e.start <= hi
                           and (e.end is None or (e.end > e.start and e.end > lo)))
                 else:
                     ok = self.in_range(agg, e, lo, hi)
@@ -1075,11 +1088,11 @@ class Query:
         for d in self.by:
             if not isinstance(d, str):
                 raise ValueError("by takes dimension names")
+        if self.where is not None:
+            self.check_where(self.where)
         uses: list[Use] = []
         for kpi in kpis:
             self.walk_kpi(kpi, (), (), False, uses)
-        if self.where is not None:
-            self.check_where(self.where)
         periods = self.reported_periods(uses)
         combos: list[Combo] = self.combos(uses, periods) if self.by else [()]
         columns = ([] if self.grain == "all" else ["period"]) + list(self.by) + list(kpis)
@@ -1133,14 +1146,14 @@ class TopEnv(Env):
             return q.aggregate_value(self.kpi, node, ctx)
         x = node.args[0]
         if node.name == "previous":
-            n = _positive_int(node.args[1], "previous()'s n", 0) if len(node.args) == 2 else 1
+            n = _int_at_least(node.args[1], "previous()'s n", 0) if len(node.args) == 2 else 1
             return self.sub(x, replace(ctx, period=shift_period(ctx.period, -n, q.grain)))
         if node.name == "growth":
             current = self.sub(x, ctx)
             before = self.sub(x, replace(ctx, period=shift_period(ctx.period, -1, q.grain)))
             return arith("/", arith("-", current, before), before)
         if node.name == "rolling":
-            n = _positive_int(node.args[1], "rolling()'s n", 1)
+            n = _int_at_least(node.args[1], "rolling()'s n", 1)
             return self.sub(x, replace(ctx, window=("rolling", n)))
         if node.name == "to_date":
             return self.sub(x, replace(ctx, window=("to_date", _grain_name(node.args[1]))))

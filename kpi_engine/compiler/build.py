@@ -192,6 +192,7 @@ class _Build:
         self.stocks: dict[tuple, _Stock] = {}
         self.ranges: dict[tuple[Atom, str], _Range] = {}
         self.stock_end = False
+        self.max_shift = 0  # the furthest previous() reaches back
         #: (CTE, column) pairs whose values are periods that hold data; they decide a missing --from/--to
         self.raw: list[tuple[str, str, bool]] = []  # (cte, column, reads every earlier row)
 
@@ -370,6 +371,7 @@ class _Build:
         if base not in level.values:
             level.values[base] = self._plan_value(base, level)
         self._widen(base, atom.shift, level)
+        self.max_shift = max(self.max_shift, atom.shift)
         if atom.shift:
             out = f"x{len(level.shifts) + 1}_{level.key}"
             level.shifts.append((out, level.values[base], atom.shift))
@@ -707,8 +709,12 @@ class _Build:
             # the dimension values of rows active at some instant of the reported periods
             base, joins = self._from(dataset, used)
             joins.append(sql.join(table_ref("kpi_bounds"), None, kind="CROSS"))
-            conds = [_not_null(start_col.copy()),
-                     exp.LTE(this=self.d.period_index(start_col.copy(), self.grain), expression=col("hi", "kpi_bounds"))]
+            from_p = self.d.period_index(start_col.copy(), self.grain)
+            started = sql.or_(  # by the first instant after the last period (at=end reads it), included
+                exp.LTE(this=from_p, expression=col("hi", "kpi_bounds")),
+                sql.and_(exp.EQ(this=from_p.copy(), expression=sql.binary(exp.Add, col("hi", "kpi_bounds"), lit(1))),
+                         self.d.is_period_start(start_col.copy(), from_p.copy(), self.grain)))
+            conds = [_not_null(start_col.copy()), started]
             if end_col is not None:
                 to_p = self.d.period_index(end_col.copy(), self.grain)
                 ended_before = sql.or_(
@@ -821,8 +827,10 @@ class _Build:
         if level.dims:
             if atom.at is None:
                 seen = exp.Between(this=r("q"), low=col("lo", "kpi_bounds"), high=col("hi", "kpi_bounds"))
-            else:  # active at some instant of the reported periods
-                seen = exp.LTE(this=r("fa"), expression=col("hi", "kpi_bounds"))
+            else:  # active at some instant from the first period's start to the first instant after the last
+                seen = sql.or_(exp.LTE(this=r("fa"), expression=col("hi", "kpi_bounds")),
+                               sql.and_(exp.EQ(this=r("fa"), expression=sql.binary(exp.Add, col("hi", "kpi_bounds"),
+                                                                                      lit(1))), _truthy(r("fe"))))
                 if active.to:
                     ended_before = sql.or_(exp.LT(this=r("ta"), expression=col("lo", "kpi_bounds")),
                                            sql.and_(exp.EQ(this=r("ta"), expression=col("lo", "kpi_bounds")),
@@ -872,7 +880,10 @@ class _Build:
         lo = lit(self.lo_lit) if self.lo_lit is not None else exp.Min(this=col("p"))
         hi = lit(self.hi_lit) if self.hi_lit is not None else exp.Max(this=col("p"))
         if self.lo_lit is None:
-            spine_lo: exp.Expression = exp.Min(this=col("p"))  # nothing is earlier than the earliest data
+            # nothing is earlier than the earliest data, but previous() reads the (empty) periods before it
+            spine_lo: exp.Expression = exp.Min(this=col("p"))
+            if self.max_shift:
+                spine_lo = sql.binary(exp.Sub, spine_lo, lit(self.max_shift))
         else:
             spine_lo = lit(self.spine_lower if self.spine_lower is not None else self.lo_lit)
             unbounded = [item for item in self.raw if item[2]]

@@ -119,7 +119,16 @@ WITH kpi_s2 AS (
     CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
-      AND EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= kpi_bounds.hi
+      AND (
+        EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= kpi_bounds.hi
+        OR EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 = kpi_bounds.hi + 1
+        AND customers.signup_at = DATE_ADD(
+          CAST('1900-01-01' AS DATE),
+          INTERVAL ((
+            EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1
+          ) - 22800) MONTH
+        )
+      )
       AND (
         customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
       )

@@ -129,7 +129,17 @@ WITH RECURSIVE kpi_s2 AS (
     CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
-      AND DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 <= kpi_bounds.hi
+      AND (
+        DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 <= kpi_bounds.hi
+        OR DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 = kpi_bounds.hi + 1
+        AND customers.signup_at = DATEADD(
+          MONTH,
+          (
+            DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1
+          ) - 22800,
+          CAST('1900-01-01' AS DATE)
+        )
+      )
       AND (
         customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
       )

@@ -102,7 +102,11 @@ WITH kpi_s2 AS (
     CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
-      AND YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 <= kpi_bounds.hi
+      AND (
+        YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 <= kpi_bounds.hi
+        OR YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 = kpi_bounds.hi + 1
+        AND customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)
+      )
       AND (
         customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
       )

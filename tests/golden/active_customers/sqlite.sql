@@ -135,7 +135,23 @@ WITH RECURSIVE kpi_s2 AS (
     CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
-      AND CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 <= kpi_bounds.hi
+      AND (
+        CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 <= kpi_bounds.hi
+        OR CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 = kpi_bounds.hi + 1
+        AND JULIANDAY(customers.signup_at) = JULIANDAY(
+          PRINTF(
+            '%04d-%02d-01',
+            (
+              CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1
+            ) / 12,
+            (
+              (
+                CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1
+              ) % 12
+            ) + 1
+          )
+        )
+      )
       AND (
         customers.churned_at IS NULL
         OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)

@@ -1,0 +1,715 @@
+"""Tests of the plain-Python reference evaluator (tests/reference.py).
+
+The reference checks the engine's numbers, so it must be trustworthy on its
+own: every expected value below is worked out by hand from the rows written
+in the test, with the arithmetic in a comment next to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from decimal import Decimal
+
+import pytest
+
+from reference import evaluate, load_definitions
+
+D = dt.date
+T = dt.datetime
+
+
+def kpi(formula: str, dataset: str | None = "orders", **extra: Any) -> dict[str, Any]:
+    body = {"formula": formula, **extra}
+    if dataset is not None:
+        body["dataset"] = dataset
+    return body
+
+
+# --- shared tiny datasets -------------------------------------------------------
+
+DATASETS = {
+    "orders": {
+        "table": "orders",
+        "time": "created_at",
+        "dimensions": {
+            "channel": "channel",
+            "plan": "customer.plan",
+            "size": "if(amount >= 30, 'big', 'small')",
+        },
+        "joins": {"customer": {"dataset": "customers", "on": ["customer_id", "id"]}},
+    },
+    "customers": {
+        "table": "customers",
+        "time": "signup_at",
+        "active": {"from": "signup_at", "to": "churned_at"},
+        "dimensions": {"plan": "plan"},
+    },
+}
+
+ORDERS = [
+    {"id": 1, "created_at": T(2025, 1, 5, 10), "channel": "web", "amount": 10, "customer_id": 1, "status": "paid"},
+    {"id": 2, "created_at": T(2025, 1, 20, 9), "channel": "app", "amount": 30, "customer_id": 2, "status": "refunded"},
+    {"id": 3, "created_at": T(2025, 1, 31, 23, 59), "channel": "web", "amount": None, "customer_id": 9, "status": "paid"},
+    {"id": 4, "created_at": T(2025, 3, 1, 0, 0), "channel": "web", "amount": 20, "customer_id": 1, "status": None},
+    {"id": 5, "created_at": T(2025, 3, 15), "channel": None, "amount": 40, "customer_id": 3, "status": "paid"},
+    {"id": 6, "created_at": None, "channel": "web", "amount": 99, "customer_id": 1, "status": "paid"},
+]
+# Months: Jan = ids 1, 2, 3 (id 3 at 23:59 on Jan 31); Feb = none;
+# Mar = ids 4 (exactly midnight Mar 1), 5; id 6 has no time: in no period.
+
+CUSTOMERS = [
+    # starts exactly at midnight on Jan 1, never ends
+    {"id": 1, "signup_at": T(2025, 1, 1), "churned_at": None, "plan": "pro", "mrr": 100},
+    # ends exactly at midnight on Mar 1
+    {"id": 2, "signup_at": T(2025, 1, 15, 12), "churned_at": T(2025, 3, 1), "plan": "basic", "mrr": 50},
+    # starts and ends inside February
+    {"id": 3, "signup_at": T(2025, 2, 10), "churned_at": T(2025, 2, 20), "plan": "pro", "mrr": 70},
+    # to == from: never active
+    {"id": 4, "signup_at": T(2025, 2, 1), "churned_at": T(2025, 2, 1), "plan": "basic", "mrr": 10},
+    # to < from: never active
+    {"id": 5, "signup_at": T(2025, 5, 10), "churned_at": T(2025, 4, 1), "plan": "pro", "mrr": 5},
+]
+
+DATA = {"orders": ORDERS, "customers": CUSTOMERS}
+
+
+def run(kpis: dict[str, dict[str, Any]], names: list[str] | None = None, *, datasets=None, data=None, **query):
+    definitions = {"datasets": datasets or DATASETS, "kpis": kpis}
+    return evaluate(definitions, data or DATA, names or list(kpis), **query)
+
+
+Q1 = {"start": D(2025, 1, 1), "end": D(2025, 3, 31)}
+
+
+# --- aggregates ----------------------------------------------------------------
+
+
+def test_basic_aggregates_by_month_with_an_empty_month():
+    columns, rows = run(
+        {
+            "n": kpi("count()"),
+            "n_amount": kpi("count(amount)"),
+            "total": kpi("sum(amount)"),
+            "mean": kpi("avg(amount)"),
+            "low": kpi("min(amount)"),
+            "high": kpi("max(amount)"),
+        },
+        **Q1,
+    )
+    assert columns == ["period", "n", "n_amount", "total", "mean", "low", "high"]
+    assert rows == [
+        # Jan: ids 1,2,3 -> 3 rows; amounts 10, 30, null -> 2 non-null, sum 40, avg 40/2 = 20
+        ("2025-01-01", 3, 2, 40, 20.0, 10, 30),
+        # Feb: no rows -> counts and sums 0, the others null
+        ("2025-02-01", 0, 0, 0, None, None, None),
+        # Mar: ids 4 (20), 5 (40) -> sum 60, avg 30
+        ("2025-03-01", 2, 2, 60, 30.0, 20, 40),
+    ]
+    assert isinstance(rows[0][1], int) and isinstance(rows[0][3], int) and isinstance(rows[0][4], float)
+
+
+def test_count_distinct_and_sum_of_only_nulls():
+    data = {"orders": [
+        {"created_at": T(2025, 1, 1), "tag": "a", "x": None},
+        {"created_at": T(2025, 1, 2), "tag": "b", "x": None},
+        {"created_at": T(2025, 1, 3), "tag": "a", "x": None},
+        {"created_at": T(2025, 1, 4), "tag": None, "x": None},
+    ]}
+    datasets = {"orders": {"time": "created_at"}}
+    _, rows = run(
+        {"d": kpi("count_distinct(tag)"), "c": kpi("count(tag)"), "s": kpi("sum(x)"), "a": kpi("avg(x)")},
+        datasets=datasets, data=data,
+    )
+    # tags a, b, a, null -> 2 distinct, 3 non-null; x all null -> sum 0, avg null
+    assert rows == [("2025-01-01", 2, 3, 0, None)]
+
+
+def test_median_and_percentile_interpolate():
+    data = {"orders": [
+        {"created_at": T(2025, 1, d), "v": v} for d, v in [(1, 10), (2, 2), (3, 4), (4, 1), (5, 3), (6, None)]
+    ] + [{"created_at": T(2025, 2, d), "v": v} for d, v in [(1, 4), (2, 1), (3, 3), (4, 2)]]}
+    datasets = {"orders": {"time": "created_at"}}
+    _, rows = run(
+        {
+            "med": kpi("median(v)"),
+            "p90": kpi("percentile(v, 0.9)"),
+            "p25": kpi("percentile(v, 0.25)"),
+            "p100": kpi("percentile(v, 1)"),
+        },
+        datasets=datasets, data=data, start=D(2025, 1, 1), end=D(2025, 3, 31),
+    )
+    assert rows[0] == (
+        "2025-01-01",
+        # Jan sorted non-null: [1, 2, 3, 4, 10], n = 5
+        3.0,  # median: h = 4 * 0.5 = 2 -> v[2] = 3
+        pytest.approx(7.6),  # h = 4 * 0.9 = 3.6 -> v[3] + 0.6 * (v[4] - v[3]) = 4 + 0.6 * 6 = 7.6
+        2.0,  # h = 4 * 0.25 = 1 -> v[1] = 2
+        10.0,  # h = 4 -> v[4] = 10 (v[5] taken as v[4])
+    )
+    # Feb sorted [1, 2, 3, 4]: median h = 1.5 -> 2 + 0.5 * (3 - 2) = 2.5;
+    # p90 h = 2.7 -> 3 + 0.7 * 1 = 3.7; p25 h = 0.75 -> 1 + 0.75 * 1 = 1.75; p100 -> 4
+    assert rows[1] == ("2025-02-01", 2.5, pytest.approx(3.7), 1.75, 4.0)
+    # Mar: no values -> null
+    assert rows[2] == ("2025-03-01", None, None, None, None)
+
+
+def test_inner_where_and_three_valued_logic():
+    _, rows = run(
+        {
+            "paid": kpi("count(where status = 'paid')"),
+            "not_paid": kpi("count(where status != 'paid')"),
+            "unknown": kpi("count(where status is null)"),
+            "paid_amount": kpi("sum(amount where status = 'paid')"),
+        },
+        **Q1,
+    )
+    assert rows == [
+        # Jan statuses paid, refunded, paid -> paid 2, != paid 1, null 0; paid amounts 10 + null = 10
+        ("2025-01-01", 2, 1, 0, 10),
+        ("2025-02-01", 0, 0, 0, 0),
+        # Mar statuses null, paid -> paid 1; 'null != paid' is null, not counted -> 0; null 1; paid amount 40
+        ("2025-03-01", 1, 0, 1, 40),
+    ]
+
+
+def test_division_is_true_division_and_null_on_zero():
+    _, rows = run({"ratio": kpi("count(where status = 'paid') / count()"), "half": kpi("count() / 2")}, **Q1)
+    assert rows == [
+        ("2025-01-01", pytest.approx(2 / 3), 1.5),  # 2 / 3; 3 / 2 = 1.5, not 1
+        ("2025-02-01", None, 0.0),  # 0 / 0 -> null; 0 / 2 = 0.0
+        ("2025-03-01", 0.5, 1.0),  # 1 / 2; 2 / 2
+    ]
+
+
+# --- by, combinations, where ------------------------------------------------------
+
+
+def test_by_lists_every_combination_in_every_period_nulls_last():
+    _, rows = run({"n": kpi("count()")}, by=["channel"], **Q1)
+    # channels in Jan..Mar rows: web (Jan, Mar), app (Jan only), null (Mar only)
+    # -> every month lists app, web, null (null last), counts 0 where absent
+    assert rows == [
+        ("2025-01-01", "app", 1),  # id 2
+        ("2025-01-01", "web", 2),  # ids 1, 3
+        ("2025-01-01", None, 0),
+        ("2025-02-01", "app", 0),
+        ("2025-02-01", "web", 0),
+        ("2025-02-01", None, 0),
+        ("2025-03-01", "app", 0),  # app is seen only in January
+        ("2025-03-01", "web", 1),  # id 4
+        ("2025-03-01", None, 1),  # id 5
+    ]
+
+
+def test_combinations_come_only_from_the_reported_periods():
+    _, rows = run({"n": kpi("count()")}, by=["channel"], start=D(2025, 3, 1), end=D(2025, 3, 31))
+    # only March rows count for combinations: web (id 4) and null (id 5); app (Jan) is not listed
+    assert rows == [("2025-03-01", "web", 1), ("2025-03-01", None, 1)]
+
+
+def test_inner_where_does_not_restrict_combinations():
+    _, rows = run({"refunds": kpi("count(where status = 'refunded')")}, by=["channel"],
+                  start=D(2025, 1, 1), end=D(2025, 1, 31))
+    # Jan rows: web (paid), app (refunded), web (paid): both channels listed, web has no refund
+    assert rows == [("2025-01-01", "app", 1), ("2025-01-01", "web", 0)]
+
+
+def test_query_where_over_dimensions_and_a_dimension_expression():
+    _, rows = run({"n": kpi("count()")}, where="size = 'big'", **Q1)
+    # size = if(amount >= 30, 'big', 'small'): big rows are id 2 (30, Jan) and id 5 (40, Mar);
+    # id 3's amount is null -> the condition is null -> 'small'
+    assert rows == [("2025-01-01", 1), ("2025-02-01", 0), ("2025-03-01", 1)]
+    _, rows = run({"n": kpi("count()")}, by=["size"], where="channel = 'web' or channel is null", **Q1)
+    # web or null channel: ids 1 (small), 3 (small), 4 (small), 5 (big)
+    assert rows == [
+        ("2025-01-01", "big", 0), ("2025-01-01", "small", 2),
+        ("2025-02-01", "big", 0), ("2025-02-01", "small", 0),
+        ("2025-03-01", "big", 1), ("2025-03-01", "small", 1),
+    ]
+
+
+def test_missing_bounds_come_from_the_rows_read_after_where():
+    _, rows = run({"n": kpi("count()")}, where="channel = 'app'")
+    # only id 2 (Jan 20) passes: earliest = latest period = January
+    assert rows == [("2025-01-01", 1)]
+    _, rows = run({"n": kpi("count()")}, start=D(2025, 2, 1))
+    # from February (given) to the latest row, March (id 4, id 5)
+    assert rows == [("2025-02-01", 0), ("2025-03-01", 2)]
+    _, rows = run({"n": kpi("count()")})
+    # January (id 1) .. March (id 5); id 6 has no time and extends nothing
+    assert [r[0] for r in rows] == ["2025-01-01", "2025-02-01", "2025-03-01"]
+
+
+def test_dimension_values_that_are_dates_become_iso_strings():
+    datasets = {"orders": {"time": "created_at", "dimensions": {"day": "date(created_at)", "at": "created_at"}}}
+    data = {"orders": [
+        {"created_at": T(2025, 1, 6, 9, 30)},
+        {"created_at": T(2025, 1, 7)},
+        {"created_at": T(2025, 1, 7)},
+    ]}
+    _, rows = run({"n": kpi("count()")}, datasets=datasets, data=data, grain="all", by=["day"])
+    # date() of 9:30 on Jan 6 -> '2025-01-06'; two rows on Jan 7
+    assert rows == [("2025-01-06", 1), ("2025-01-07", 2)]
+    _, rows = run({"n": kpi("count()")}, datasets=datasets, data=data, grain="all", by=["at"])
+    # a datetime with a time of day -> isoformat(); midnight -> the date alone
+    assert rows == [("2025-01-06T09:30:00", 1), ("2025-01-07", 2)]
+
+
+# --- filters, other datasets, joins, time= ---------------------------------------------
+
+
+def test_kpi_filter_does_not_apply_to_another_datasets_aggregate():
+    kpis = {
+        "paid_per_signup": kpi(
+            "count() / count(customers.*, time=signup_at)", filter="status = 'paid'"
+        ),
+        "signups": kpi("count(customers.*)"),
+    }
+    _, rows = run(kpis, **Q1)
+    # count() of paid orders: Jan ids 1, 3 -> 2; Feb 0; Mar id 5 -> 1 (id 4's status is null: filtered out)
+    # signups (customers' signup_at): Jan ids 1, 2 -> 2; Feb ids 3, 4 -> 2; Mar 0
+    # (customers has no 'status' column: applying the filter there would fail)
+    assert rows == [
+        ("2025-01-01", 1.0, 2),  # 2 / 2
+        ("2025-02-01", 0.0, 2),  # 0 / 2
+        ("2025-03-01", None, 0),  # 1 / 0 -> null
+    ]
+
+
+def test_bounds_span_every_dataset_read():
+    _, rows = run({"x": kpi("count() + count(customers.*)")})
+    # orders Jan..Mar, customers signups Jan 1 .. May 10 (id 5) -> Jan..May
+    # Jan 3 + 2 = 5; Feb 0 + 2 = 2; Mar 2 + 0 = 2; Apr 0; May 0 + 1 = 1
+    assert rows == [("2025-01-01", 5), ("2025-02-01", 2), ("2025-03-01", 2), ("2025-04-01", 0), ("2025-05-01", 1)]
+
+
+def test_time_argument_places_rows_by_another_column():
+    _, rows = run({"churned": kpi("count(customers.*, time=churned_at)")})
+    # churned_at: id 2 Mar 1, id 3 Feb 20, id 4 Feb 1, id 5 Apr 1; id 1 null -> no period
+    # bounds from churned_at: Feb .. Apr
+    assert rows == [("2025-02-01", 2), ("2025-03-01", 1), ("2025-04-01", 1)]
+
+
+def test_join_with_a_non_matching_key():
+    _, rows = run(
+        {"n": kpi("count()"), "mrr": kpi("sum(customer.mrr)"), "pros": kpi("count(where customer.plan = 'pro')")},
+        by=["plan"], start=D(2025, 1, 1), end=D(2025, 1, 31),
+    )
+    # Jan orders: id 1 -> customer 1 (pro, 100), id 2 -> customer 2 (basic, 50), id 3 -> customer 9: no match
+    assert rows == [
+        ("2025-01-01", "basic", 1, 50, 0),
+        ("2025-01-01", "pro", 1, 100, 1),
+        ("2025-01-01", None, 1, 0, 0),  # unmatched: plan null, mrr null -> sum 0
+    ]
+    _, rows = run({"mrr": kpi("sum(customer.mrr)")}, start=D(2025, 1, 1), end=D(2025, 1, 31))
+    assert rows == [("2025-01-01", 150)]  # 100 + 50 + null
+
+
+def test_join_on_differently_named_columns():
+    datasets = {
+        "orders": {"time": "created_at", "joins": {"c": {"dataset": "people", "on": ["buyer", "person_id"]}}},
+        "people": {"dimensions": {}},
+    }
+    data = {
+        "orders": [{"created_at": T(2025, 1, 1), "buyer": 7}, {"created_at": T(2025, 1, 2), "buyer": 8}],
+        "people": [{"person_id": 7, "age": 30}, {"person_id": 9, "age": 50}],
+    }
+    _, rows = run({"a": kpi("avg(c.age)"), "n": kpi("count(c.age)")}, datasets=datasets, data=data)
+    # buyer 7 -> age 30; buyer 8 -> no match (null) -> avg 30 over 1 value
+    assert rows == [("2025-01-01", 30.0, 1)]
+
+
+def test_join_on_the_same_column_name_and_decimal_values():
+    datasets = {
+        "orders": {"time": "created_at", "joins": {"z": {"dataset": "zones", "on": "zone"}},
+                   "dimensions": {"region": "z.region"}},
+        "zones": {},
+    }
+    data = {
+        "orders": [
+            {"created_at": T(2025, 1, 1), "zone": "n1", "price": Decimal("0.10")},
+            {"created_at": T(2025, 1, 2), "zone": "s1", "price": Decimal("0.20")},
+            {"created_at": T(2025, 1, 3), "zone": None, "price": Decimal("0.05")},
+        ],
+        "zones": [{"zone": "n1", "region": "north"}, {"zone": "s1", "region": "south"}],
+    }
+    _, rows = run({"p": kpi("sum(price)"), "n": kpi("count()")}, datasets=datasets, data=data, by=["region"])
+    # n1 -> north (0.10), s1 -> south (0.20), a null zone matches nothing -> region null (0.05)
+    assert rows == [("2025-01-01", "north", 0.1, 1), ("2025-01-01", "south", 0.2, 1), ("2025-01-01", None, 0.05, 1)]
+    _, rows = run({"p": kpi("sum(price) * 2")}, datasets=datasets, data=data)
+    # exact decimals: (0.10 + 0.20 + 0.05) * 2 = 0.70, returned as a float
+    assert rows == [("2025-01-01", 0.7)]
+
+
+# --- stock aggregates -----------------------------------------------------------------
+
+
+def test_stock_at_start_and_at_end_at_period_boundaries():
+    kpis = {
+        "at_start": kpi("count(*, at=start)", dataset="customers"),
+        "at_end": kpi("count(*, at=end)", dataset="customers"),
+        "mrr_end": kpi("sum(mrr, at=end)", dataset="customers"),
+    }
+    _, rows = run(kpis)
+    # at=start reads the rows active at midnight on the period's first day:
+    #   Jan 1: id 1 (from = Jan 1 exactly) -> 1
+    #   Feb 1: ids 1, 2 (id 4 has to = from = Feb 1: never active) -> 2
+    #   Mar 1: id 1 only (id 2 ends exactly Mar 1; id 3 lived Feb 10-20) -> 1
+    # at=end reads the rows active at the next period's first instant:
+    #   Jan -> Feb 1: 2 (mrr 100 + 50); Feb -> Mar 1: 1 (100); Mar -> Apr 1: 1 (100)
+    # id 3 (inside February) is never counted. Bounds: from/to periods of the rows
+    # ever active (ids 1, 2, 3: Jan..Mar); ids 4 and 5 (to <= from) are ignored.
+    assert rows == [
+        ("2025-01-01", 1, 2, 150),
+        ("2025-02-01", 2, 1, 100),
+        ("2025-03-01", 1, 1, 100),
+    ]
+
+
+def test_stock_by_dimension_lists_rows_active_in_the_range():
+    _, rows = run({"active": kpi("count(*, at=start)", dataset="customers")}, by=["plan"], **Q1)
+    # active at some instant of [Jan 1, Apr 1): ids 1 (pro), 2 (basic), 3 (pro, inside Feb)
+    assert rows == [
+        ("2025-01-01", "basic", 0), ("2025-01-01", "pro", 1),
+        ("2025-02-01", "basic", 1), ("2025-02-01", "pro", 1),
+        ("2025-03-01", "basic", 0), ("2025-03-01", "pro", 1),
+    ]
+
+
+def test_stock_with_other_aggregates_and_previous():
+    kpis = {
+        "avg_mrr": kpi("avg(mrr, at=end)", dataset="customers"),
+        "plans": kpi("count_distinct(plan, at=end)", dataset="customers"),
+        "before": kpi("previous(count(*, at=start))", dataset="customers"),
+    }
+    _, rows = run(kpis, start=D(2025, 2, 1), end=D(2025, 3, 31))
+    # Feb at end (Mar 1): id 1 -> avg 100, plans {pro} = 1; previous at=start = Jan 1 -> 1
+    # Mar at end (Apr 1): id 1 -> 100, 1;                 previous at=start = Feb 1 -> 2
+    assert rows == [("2025-02-01", 100.0, 1, 1), ("2025-03-01", 100.0, 1, 2)]
+
+
+# --- windows ---------------------------------------------------------------------------
+
+SALES_DATASETS = {"sales": {"time": "at", "dimensions": {"channel": "channel"}}}
+SALES = [
+    {"at": T(2024, 12, 31, 23), "v": 5, "channel": "web"},
+    {"at": T(2025, 1, 3), "v": 10, "channel": "web"},
+    {"at": T(2025, 1, 31, 12), "v": 20, "channel": "app"},
+    {"at": T(2025, 2, 14), "v": 60, "channel": "web"},
+    {"at": T(2025, 4, 1), "v": 30, "channel": "web"},
+    {"at": T(2025, 4, 2), "v": 30, "channel": "web"},
+    {"at": T(2025, 4, 15), "v": 30, "channel": "web"},
+    {"at": T(2025, 4, 30, 23, 59, 59), "v": 30, "channel": "web"},
+]
+# per month: Dec 2024: 1 row [5]; Jan: 2 [10, 20]; Feb: 1 [60]; Mar: 0; Apr: 4 [30, 30, 30, 30]
+JAN_APR = {"start": D(2025, 1, 1), "end": D(2025, 4, 30)}
+
+
+def sales(kpis: dict[str, str], **query):
+    return run({k: kpi(f, dataset="sales") for k, f in kpis.items()}, datasets=SALES_DATASETS,
+               data={"sales": SALES}, **query)
+
+
+def test_previous_and_growth_read_before_start():
+    _, rows = sales(
+        {"n": "count()", "prev": "previous(count())", "prev2": "previous(count(), 2)", "g": "growth(count())"},
+        **JAN_APR,
+    )
+    assert rows == [
+        # Jan: 2; previous = Dec 2024 (before start) 1; 2 months back = Nov 0; growth (2 - 1) / 1
+        ("2025-01-01", 2, 1, 0, 1.0),
+        # Feb: 1; prev Jan 2; Dec 1; growth (1 - 2) / 2 = -0.5
+        ("2025-02-01", 1, 2, 1, -0.5),
+        # Mar: 0; prev Feb 1; Jan 2; growth (0 - 1) / 1 = -1
+        ("2025-03-01", 0, 1, 2, -1.0),
+        # Apr: 4; prev Mar 0; Feb 1; growth from 0: (4 - 0) / 0 -> null
+        ("2025-04-01", 4, 0, 1, None),
+    ]
+
+
+def test_previous_keeps_the_dimension_values():
+    _, rows = sales({"n": "count()", "prev": "previous(count())"}, by=["channel"],
+                    start=D(2025, 1, 1), end=D(2025, 2, 28))
+    # channels in Jan..Feb rows: app (Jan 31), web (Jan 3, Feb 14); the Dec row (web) is before start
+    assert rows == [
+        ("2025-01-01", "app", 1, 0),  # Dec: no app row
+        ("2025-01-01", "web", 1, 1),  # Dec: the web row of Dec 31
+        ("2025-02-01", "app", 0, 1),  # Jan app: 1
+        ("2025-02-01", "web", 1, 1),  # Jan web: 1
+    ]
+
+
+def test_rolling_recomputes_from_rows():
+    _, rows = sales(
+        {"r_avg": "rolling(avg(v), 2)", "r_n": "rolling(count(), 3)", "r1": "rolling(sum(v), 1)"},
+        **JAN_APR,
+    )
+    assert rows == [
+        # Dec + Jan rows [5, 10, 20]: 35 / 3; Nov + Dec + Jan counts 0 + 1 + 2 = 3; Jan sum 30
+        ("2025-01-01", pytest.approx(35 / 3), 3, 30),
+        # Jan + Feb rows [10, 20, 60]: 90 / 3 = 30 (the average of the monthly averages would be
+        # (15 + 60) / 2 = 37.5); Dec + Jan + Feb 1 + 2 + 1 = 4; Feb sum 60
+        ("2025-02-01", 30.0, 4, 60),
+        # Feb + Mar rows [60] -> 60; Jan + Feb + Mar 2 + 1 + 0 = 3; Mar sum 0
+        ("2025-03-01", 60.0, 3, 0),
+        # Mar + Apr rows [30 x 4] -> 30; Feb + Mar + Apr 1 + 0 + 4 = 5; Apr 120
+        ("2025-04-01", 30.0, 5, 120),
+    ]
+
+
+def test_previous_of_rolling_equals_rolling_of_previous():
+    _, rows = sales({"a": "previous(rolling(count(), 3))", "b": "rolling(previous(count()), 3)"}, **JAN_APR)
+    # both are the 3-month rolling count of the month before:
+    # Jan -> Dec: Oct 0 + Nov 0 + Dec 1 = 1; Feb -> Jan: 3; Mar -> Feb: 4; Apr -> Mar: 3
+    assert rows == [("2025-01-01", 1, 1), ("2025-02-01", 3, 3), ("2025-03-01", 4, 4), ("2025-04-01", 3, 3)]
+
+
+def test_to_date_and_cumulative():
+    _, rows = sales(
+        {"qtd": "to_date(sum(v), quarter)", "ytd": "to_date(sum(v), year)", "mtd": "to_date(sum(v), month)",
+         "cum": "cumulative(sum(v))", "cum_n": "cumulative(count())"},
+        **JAN_APR,
+    )
+    # monthly sums: Dec 5, Jan 30, Feb 60, Mar 0, Apr 120
+    assert rows == [
+        # QTD Jan 30; YTD 30 (Dec 2024 is last year); MTD 30; cumulative reads Dec before start: 5 + 30; rows 1 + 2
+        ("2025-01-01", 30, 30, 30, 35, 3),
+        ("2025-02-01", 90, 90, 60, 95, 4),  # 30 + 60; 35 + 60; 3 + 1
+        ("2025-03-01", 90, 90, 0, 95, 4),  # nothing in March
+        ("2025-04-01", 120, 210, 120, 215, 8),  # Q2 starts: 120; YTD 90 + 120; cumulative 95 + 120; 4 + 4
+    ]
+
+
+def test_to_date_week_on_daily_grain():
+    data = {"sales": [{"at": T(2025, 1, d, 12), "v": 1, "channel": "web"} for d in (4, 5, 6, 6, 7)]}
+    _, rows = run({"wtd": kpi("to_date(count(), week)", dataset="sales")}, datasets=SALES_DATASETS,
+                  data=data, grain="day")
+    # Jan 4 (Sat) and 5 (Sun) are in the week of Mon Dec 30; Jan 6 is a Monday: a new week
+    # Jan 4: 1; Jan 5: 1 + 1 = 2; Jan 6: 2; Jan 7: 2 + 1 = 3
+    assert rows == [("2025-01-04", 1), ("2025-01-05", 2), ("2025-01-06", 2), ("2025-01-07", 3)]
+
+
+def test_total_gives_shares_with_by_and_where():
+    data = {"sales": [
+        {"at": T(2025, 1, 1), "channel": "web"}, {"at": T(2025, 1, 2), "channel": "web"},
+        {"at": T(2025, 1, 3), "channel": "web"}, {"at": T(2025, 1, 4), "channel": "app"},
+        {"at": T(2025, 2, 1), "channel": "web"}, {"at": T(2025, 2, 2), "channel": None},
+    ]}
+    kpis = {"share": kpi("count() / total(count())", dataset="sales"), "all": kpi("total(count())", dataset="sales")}
+    _, rows = run(kpis, datasets=SALES_DATASETS, data=data, by=["channel"])
+    assert rows == [
+        # Jan: 4 rows; web 3 / 4, app 1 / 4, null channel 0 / 4
+        ("2025-01-01", "app", 0.25, 4), ("2025-01-01", "web", 0.75, 4), ("2025-01-01", None, 0.0, 4),
+        # Feb: 2 rows; app 0 / 2, web 1 / 2, null 1 / 2
+        ("2025-02-01", "app", 0.0, 2), ("2025-02-01", "web", 0.5, 2), ("2025-02-01", None, 0.5, 2),
+    ]
+    _, rows = run(kpis, datasets=SALES_DATASETS, data=data, by=["channel"], where="channel = 'web'")
+    # the where applies inside total() too: web 3 / 3 and 1 / 1
+    assert rows == [("2025-01-01", "web", 1.0, 3), ("2025-02-01", "web", 1.0, 1)]
+
+
+# --- grains -------------------------------------------------------------------------------
+
+
+def test_week_grain_is_iso():
+    data = {"sales": [
+        {"at": T(2024, 12, 30), "v": 1},  # Monday: week of 2024-12-30
+        {"at": T(2025, 1, 1, 8), "v": 1},  # Wednesday: same week
+        {"at": T(2025, 1, 5, 23, 59), "v": 1},  # Sunday: same week
+        {"at": T(2025, 1, 6), "v": 1},  # Monday midnight: next week
+        {"at": T(2025, 1, 20), "v": 1},  # two weeks later
+    ]}
+    _, rows = run({"n": kpi("count()", dataset="sales"), "p": kpi("previous(count())", dataset="sales")},
+                  datasets=SALES_DATASETS, data=data, grain="week")
+    assert rows == [
+        ("2024-12-30", 3, 0),  # week before (Dec 23) has none
+        ("2025-01-06", 1, 3),
+        ("2025-01-13", 0, 1),
+        ("2025-01-20", 1, 0),
+    ]
+
+
+def test_quarter_and_year_grains():
+    data = {"sales": [
+        {"at": T(2023, 6, 1), "v": 1},
+        {"at": T(2025, 1, 15), "v": 2},
+        {"at": T(2025, 3, 31, 23), "v": 3},
+        {"at": T(2025, 4, 1), "v": 4},
+        {"at": T(2025, 11, 30), "v": 5},
+    ]}
+    kpis = {"s": kpi("sum(v)", dataset="sales"), "p": kpi("previous(sum(v))", dataset="sales")}
+    _, rows = run(kpis, datasets=SALES_DATASETS, data=data, grain="quarter", start=D(2025, 2, 10))
+    # from Q1 2025 (holds Feb 10) to Q4 2025; Q1 = 2 + 3, Q2 = 4, Q3 = 0, Q4 = 5;
+    # previous of Q1 2025 is Q4 2024: 0
+    assert rows == [("2025-01-01", 5, 0), ("2025-04-01", 4, 5), ("2025-07-01", 0, 4), ("2025-10-01", 5, 0)]
+    _, rows = run(kpis, datasets=SALES_DATASETS, data=data, grain="year")
+    # 2023: 1; 2024: 0; 2025: 2 + 3 + 4 + 5 = 14
+    assert rows == [("2023-01-01", 1, 0), ("2024-01-01", 0, 1), ("2025-01-01", 14, 0)]
+
+
+def test_day_grain():
+    _, rows = run({"n": kpi("count()")}, grain="day", start=D(2025, 1, 30), end=D(2025, 2, 1))
+    # Jan 30: none; Jan 31: id 3 (23:59); Feb 1: none
+    assert rows == [("2025-01-30", 0), ("2025-01-31", 1), ("2025-02-01", 0)]
+
+
+def test_grain_all():
+    columns, rows = run({"n": kpi("count()"), "s": kpi("sum(amount)")}, grain="all")
+    # every row with a time: ids 1..5 (id 6 has a null time) -> 5; 10 + 30 + 20 + 40 = 100
+    assert columns == ["n", "s"]
+    assert rows == [(5, 100)]
+    _, rows = run({"n": kpi("count()")}, grain="all", start=D(2025, 1, 20), end=D(2025, 1, 31))
+    # Jan 20 00:00 <= time < Feb 1 00:00: ids 2, 3
+    assert rows == [(2,)]
+    _, rows = run({"n": kpi("count()")}, grain="all", by=["channel"])
+    assert rows == [("app", 1), ("web", 3), (None, 1)]  # web: ids 1, 3, 4 (id 6 has no time)
+
+
+def test_dataset_without_time_column():
+    datasets = {"plans": {"dimensions": {}}}
+    data = {"plans": [{"price": 10}, {"price": 20}, {"price": None}]}
+    _, rows = run({"n": kpi("count()", dataset="plans"), "a": kpi("avg(price)", dataset="plans")},
+                  datasets=datasets, data=data, grain="all")
+    assert rows == [(3, 15.0)]  # all rows count; (10 + 20) / 2
+    with pytest.raises(ValueError):
+        run({"n": kpi("count()", dataset="plans")}, datasets=datasets, data=data, grain="month")
+
+
+# --- derived KPIs and top-level arithmetic -----------------------------------------------------
+
+
+def test_derived_kpis_inline_their_own_filter():
+    kpis = {
+        "paid": kpi("count()", filter="status = 'paid'"),
+        "all_orders": kpi("count()"),
+        "paid_share": kpi("paid / all_orders", dataset=None),
+        "scaled": kpi("paid_share * 2 + 0.5", dataset=None),
+    }
+    _, rows = run(kpis, ["paid_share", "scaled"], **Q1)
+    # paid: Jan 2, Feb 0, Mar 1 (id 4 null status fails the filter); all: 3, 0, 2
+    assert rows == [
+        ("2025-01-01", pytest.approx(2 / 3), pytest.approx(2 / 3 * 2 + 0.5)),  # 11/6
+        ("2025-02-01", None, None),  # 0 / 0 -> null, null propagates
+        ("2025-03-01", 0.5, 1.5),  # 1 / 2; 0.5 * 2 + 0.5
+    ]
+
+
+def test_windows_apply_through_kpi_references():
+    kpis = {"n": kpi("count()", dataset="sales"), "r": kpi("rolling(n, 2)", dataset=None)}
+    _, rows = run(kpis, ["r"], datasets=SALES_DATASETS, data={"sales": SALES}, **JAN_APR)
+    # Dec+Jan 1 + 2 = 3; Jan+Feb 2 + 1 = 3; Feb+Mar 1 + 0 = 1; Mar+Apr 0 + 4 = 4
+    assert rows == [("2025-01-01", 3), ("2025-02-01", 3), ("2025-03-01", 1), ("2025-04-01", 4)]
+
+
+def test_constant_literals_are_exact():
+    kpis = {
+        "c": kpi("0.06 + 0.01", dataset=None),
+        "eq": kpi("if(0.06 + 0.01 = 0.07, 1, 0)", dataset=None),
+        "q": kpi("7 / 2", dataset=None),
+    }
+    _, rows = run(kpis, start=D(2025, 1, 1), end=D(2025, 1, 31))
+    assert rows == [("2025-01-01", 0.07, 1, 3.5)]  # exact decimal sum; 7 / 2 is not integer division
+    with pytest.raises(ValueError):  # no dataset read: the periods need start and end
+        run(kpis)
+
+
+def test_row_functions_inside_and_outside_aggregates():
+    datasets = {"calls": {"time": "opened_at"}}
+    data = {"calls": [
+        {"opened_at": T(2025, 1, 6, 9), "answered_at": T(2025, 1, 6, 9, 30), "topic": "Billing issue", "score": 2.5},
+        {"opened_at": T(2025, 1, 7, 10), "answered_at": T(2025, 1, 7, 12, 15), "topic": "billing", "score": -2.5},
+        {"opened_at": T(2025, 1, 12, 23), "answered_at": None, "topic": None, "score": None},
+    ]}
+    formulas = {
+        "wait_min": "avg(minutes_between(opened_at, answered_at))",  # (30 + 135) / 2 = 82.5
+        "wait_h": "sum(hours_between(opened_at, answered_at))",  # 0.5 + 2.25 = 2.75
+        "wait_d": "max(days_between(opened_at, answered_at))",  # 2.25 h / 24 = 0.09375
+        "sundays": "count(where day_of_week(opened_at) = 7)",  # Jan 12 2025 is a Sunday -> 1
+        "cap_b": "count(where topic like 'B%')",  # case-sensitive: only 'Billing issue' -> 1
+        "any_b": "count(where lower(topic) like '%billing%')",  # rows 1, 2 (null topic -> null) -> 2
+        "not_b": "count(where topic not like 'B_lling%')",  # row 2; row 3 null -> 1
+        "rounded": "sum(abs(round(score)))",  # half away from zero: |3| + |-3| = 6
+        "filled": "sum(coalesce(score, 10))",  # 2.5 - 2.5 + 10 = 10
+        "hours": "count(where hour(opened_at) in (9, 23))",  # rows 1, 3 -> 2
+        "not_in_null": "count(where score not in (2.5, null))",  # false, null, null -> 0
+        "not_pos": "count(where not (score > 0))",  # not true, not false, not null -> 1
+        "or_null": "count(where score > 0 or topic is null)",  # true, false, (null or true) -> 2
+        "label": "max(if(score > 0, 'pos', 'neg'))",  # 'pos', 'neg', null condition -> 'neg' -> max 'pos'
+        "days": "count_distinct(date(opened_at))",  # 3 distinct days
+        "first_day": "min(date(opened_at))",  # 2025-01-06
+        "least1": "sum(least(score, 1))",  # min(2.5, 1) + min(-2.5, 1) = 1 - 2.5 = -1.5; null skipped
+        "great": "count(greatest(score, 0))",  # row 3's greatest has a null -> null -> 2
+        "len": "sum(length(topic))",  # 13 + 7 = 20
+        "between": "count(where score between -2.5 and 2.5)",  # rows 1, 2 -> 2
+        "on_day": "count(where date(opened_at) = '2025-01-07')",  # row 2 -> 1
+        "top_round": "round(avg(score) + 0.25, 1)",  # avg (2.5 - 2.5) / 2 = 0 -> 0.25 -> 0.3 (half away)
+        "top_nullif": "nullif(count(), 3)",  # 3 rows -> null
+        "top_floor": "floor(avg(minutes_between(opened_at, answered_at)))",  # floor(82.5) = 82
+        "upper_max": "max(upper(topic))",  # 'BILLING ISSUE' > 'BILLING'
+    }
+    kpis = {k: kpi(f, dataset="calls") for k, f in formulas.items()}
+    columns, rows = run(kpis, datasets=datasets, data=data, grain="all")
+    got = dict(zip(columns, rows[0]))
+    assert got == {
+        "wait_min": 82.5, "wait_h": 2.75, "wait_d": 0.09375, "sundays": 1, "cap_b": 1, "any_b": 2,
+        "not_b": 1, "rounded": 6, "filled": 10, "hours": 2, "not_in_null": 0, "not_pos": 1,
+        "or_null": 2, "label": "pos", "days": 3, "first_day": "2025-01-06", "least1": -1.5,
+        "great": 2, "len": 20, "between": 2, "on_day": 1, "top_round": 0.3, "top_nullif": None,
+        "top_floor": 82, "upper_max": "BILLING ISSUE",
+    }
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("formula", "grain"),
+    [
+        ("to_date(count(), week)", "month"),  # a week is not made of whole months
+        ("to_date(count(), month)", "quarter"),
+        ("rolling(cumulative(count()), 2)", "month"),  # nested range windows
+        ("previous(count())", "all"),
+        ("total(count())", "all"),
+        ("rolling(count(customers.*, at=start), 2)", "month"),  # range window around a stock
+        ("count(customers.*, at=end)", "all"),
+        ("count(sum(amount))", "month"),  # aggregate inside an aggregate
+        ("amount + 1", "month"),  # a bare column outside an aggregate
+    ],
+)
+def test_invalid_queries_raise(formula: str, grain: str):
+    with pytest.raises(ValueError):
+        run({"bad": kpi(formula)}, grain=grain, start=D(2025, 1, 1), end=D(2025, 3, 31))
+
+
+def test_cycles_raise():
+    kpis = {"a": kpi("b + 1", dataset=None), "b": kpi("a * 2", dataset=None)}
+    with pytest.raises(ValueError, match="a -> b -> a"):
+        run(kpis, ["a"], start=D(2025, 1, 1), end=D(2025, 1, 31))
+
+
+# --- loading definitions ---------------------------------------------------------------------
+
+
+def test_load_definitions_reads_yaml(tmp_path):
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "sales.yml").write_text(
+        "datasets:\n"
+        "  sales:\n"
+        "    table: sales\n"
+        "    time: at\n"
+        "    dimensions:\n"
+        "      channel: channel\n"
+        "kpis:\n"
+        "  web_share:\n"
+        "    dataset: sales\n"
+        "    formula: count(where channel = 'web') / count()\n"
+        "    target: 0.75\n",
+        encoding="utf-8",
+    )
+    definitions = load_definitions([tmp_path / "defs"])
+    assert definitions["kpis"]["web_share"]["target"] == "0.75"
+    _, rows = evaluate(definitions, {"sales": SALES}, ["web_share"], **JAN_APR)
+    # web rows: Jan 1 of 2 (10 web, 20 app), Feb 1 of 1, Mar none, Apr 4 of 4
+    assert rows == [("2025-01-01", 0.5), ("2025-02-01", 1.0), ("2025-03-01", None), ("2025-04-01", 1.0)]
