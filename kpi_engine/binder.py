@@ -155,6 +155,8 @@ class Binder:
         errors: list[KpiError] = []
         datasets = self.catalog.datasets
         for alias, join in entry.model.joins.items():
+            if join.dataset not in datasets and self.catalog.missing(join.dataset):
+                continue
             if join.dataset not in datasets:
                 errors.append(_error(entry.span("joins", alias, "dataset"),
                                      unknown("dataset", join.dataset, datasets), "unknown-dataset"))
@@ -202,6 +204,8 @@ class Binder:
     def _bind_kpi(self, entry: KpiEntry) -> f.Node:
         model = entry.model
         datasets = self.catalog.datasets
+        if model.dataset is not None and model.dataset not in datasets and self.catalog.missing(model.dataset):
+            raise _Failed
         if model.dataset is not None and model.dataset not in datasets:
             raise _error(entry.span("dataset"), unknown("dataset", model.dataset, datasets), "unknown-dataset")
         kpi_filter = None
@@ -223,6 +227,8 @@ class Binder:
                 raise text.error(node, f"column '{node.dotted}' is outside an aggregate",
                                  hint=f"aggregate it, e.g. sum({node.dotted}) or count_distinct({node.dotted})",
                                  code="bare-column")
+            if node.name not in self.catalog.kpis and self.catalog.missing(node.name):
+                raise _Failed  # its own error is reported where it is defined
             if node.name not in self.catalog.kpis:
                 hint = None
                 if ctx.dataset is not None:
@@ -346,6 +352,8 @@ class Binder:
             qualifier = node.qualifier if isinstance(node, (f.Ref, f.Star)) else None
             if qualifier is None or qualifier == own or qualifier in own_joins:
                 continue
+            if qualifier not in datasets and self.catalog.missing(qualifier):
+                raise _Failed
             if qualifier not in datasets:
                 kind = "dataset or join" if own_joins else "dataset"
                 raise text.error((node.start, node.start + len(qualifier)),

@@ -57,3 +57,11 @@ class Catalog:
     datasets: dict[str, DatasetEntry] = field(default_factory=dict)
     kpis: dict[str, KpiEntry] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=lambda: dict(BUILTIN_FUNCTIONS))
+    #: names whose definitions failed to load (their errors are already reported)
+    broken: set[str] = field(default_factory=set)
+    #: a file failed to parse: names may be missing, so unknown names are not reported
+    incomplete: bool = False
+
+    def missing(self, name: str) -> bool:
+        """A name nothing can be said about, because its own error is already reported."""
+        return name in self.broken or self.incomplete

@@ -20,11 +20,12 @@ from pydantic import BaseModel, ValidationError
 from .catalog import Catalog, DatasetEntry, KpiEntry
 from .errors import DefinitionError, KpiError, did_you_mean
 from .loader import YamlDocument, load_yaml_file
-from .model import NAME_PATTERN, DefinitionFile
+from .model import NAME_PATTERN, Dataset, Kpi
 
 __all__ = ["definition_files", "load_definitions", "model_errors", "validate_model"]
 
 _KINDS = {"kpis": "KPI", "datasets": "dataset", "sources": "source", "joins": "join", "dimensions": "dimension"}
+_SECTIONS: dict[str, tuple[type[BaseModel], type]] = {"datasets": (Dataset, DatasetEntry), "kpis": (Kpi, KpiEntry)}
 
 
 def definition_files(root: Path, entries: Iterable[str], document: YamlDocument | None) -> tuple[list[Path], list[KpiError]]:
@@ -45,32 +46,67 @@ def definition_files(root: Path, entries: Iterable[str], document: YamlDocument 
 
 
 def load_definitions(files: Iterable[Path], catalog: Catalog, environ: Mapping[str, str] | None = None) -> list[KpiError]:
-    """Read every file into ``catalog``; return every error found (nothing is raised)."""
+    """Read every file into ``catalog``; return every error found (nothing is raised).
+
+    Entries are checked one by one, so one bad value hides nothing else: the
+    names of entries that fail go to ``catalog.broken``, and references to
+    them are not reported a second time.
+    """
     errors: list[KpiError] = []
     for path in files:
         try:
             document = load_yaml_file(path, environ=environ)
         except KpiError as exc:
             errors.append(exc)
+            catalog.incomplete = True
             continue
-        model, problems = validate_model(DefinitionFile, document)
-        errors.extend(problems)
-        if model is None:
+        data = document.data
+        if not isinstance(data, dict):
+            errors.append(DefinitionError("a definition file is a mapping with 'datasets:' and/or 'kpis:'",
+                                          span=document.span_at(()), code="schema"))
             continue
-        for kind, target, entry_type in (("datasets", catalog.datasets, DatasetEntry),
-                                         ("kpis", catalog.kpis, KpiEntry)):
-            for name, definition in getattr(model, kind).items():
-                entry = entry_type(name, document, (kind, name), definition)
-                other = catalog.datasets.get(name) or catalog.kpis.get(name)
-                if other is not None:
-                    first = other.name_span
-                    errors.append(DefinitionError(
-                        f"'{name}' is defined twice; first at {first}", span=entry.name_span, code="duplicate-name"))
-                    continue
-                if kind == "kpis":
-                    definition._name = name  # type: ignore[attr-defined]
-                target[name] = entry
+        for key in data:
+            if key not in _SECTIONS:
+                message = f"unknown key '{key}'"
+                suggestion = did_you_mean(str(key), _SECTIONS)
+                message += f"; did you mean '{suggestion}'?" if suggestion else " (expected datasets or kpis)"
+                errors.append(DefinitionError(message, span=document.key_span((key,)), code="schema"))
+        for kind, (model, entry_type) in _SECTIONS.items():
+            section = data.get(kind)
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                errors.append(DefinitionError(f"'{kind}' must be a mapping of names to definitions",
+                                              span=document.span_at((kind,)), code="schema"))
+                continue
+            for name in section:
+                errors.extend(_add_entry(catalog, document, kind, name, model, entry_type))
     return errors
+
+
+def _add_entry(catalog: Catalog, document: YamlDocument, kind: str, name: Any, model: type[BaseModel],
+               entry_type: type) -> list[KpiError]:
+    path = (kind, name)
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        catalog.broken.add(str(name))
+        return [DefinitionError(
+            f"invalid name '{name}': names are lower-case letters, digits and _, starting with a letter "
+            f"(pattern {NAME_PATTERN[1:-1]})", span=document.key_span(path), code="schema")]
+    definition, problems = validate_model(model, document, path)
+    if definition is None:
+        catalog.broken.add(name)
+        return problems
+    entry = entry_type(name, document, path, definition)
+    other = catalog.datasets.get(name) or catalog.kpis.get(name)
+    if other is not None:
+        return [DefinitionError(f"'{name}' is defined twice; first at {other.name_span}",
+                                span=entry.name_span, code="duplicate-name")]
+    if kind == "kpis":
+        definition._name = name  # type: ignore[attr-defined]
+        catalog.kpis[name] = entry
+    else:
+        catalog.datasets[name] = entry
+    return []
 
 
 def validate_model(model: type[BaseModel], document: YamlDocument, base: tuple = ()) -> tuple[Any, list[KpiError]]:
@@ -78,7 +114,7 @@ def validate_model(model: type[BaseModel], document: YamlDocument, base: tuple =
     data = document.data
     for key in base:
         data = data[key]
-    if data is None:
+    if data is None and not base:
         data = {}
     try:
         return model.model_validate(data), []
@@ -144,13 +180,23 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
     if kind in ("list_type",):
         return f"{loc[-1]} must be a list, e.g. [a, b]; got {_shape(value)}", document.span_at(loc)
     if kind in ("string_type",):
+        if value is None:
+            return f"{loc[-1]} is empty{here}", document.key_span(loc)
         return f"{loc[-1]} must be text; got {_shape(value)}", document.span_at(loc)
     if kind in ("greater_than_equal", "less_than_equal"):
         return f"{loc[-1]} {error['msg'].lower()}; got {value}", document.span_at(loc)
+    if kind == "string_pattern_mismatch":
+        message = (f"{loc[-1]} '{value}' is not a name: names are lower-case letters, digits and _, "
+                   "starting with a letter")
+        if isinstance(value, str) and re.match(NAME_PATTERN, value.lower()):
+            message += f"; did you mean '{value.lower()}'?"
+        return message, document.span_at(loc)
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
-    return message + here, document.span_at(loc)
+    # a rule about a whole mapping (a dataset, a join) points at its name
+    span = document.key_span(loc) if isinstance(value, dict) and loc else document.span_at(loc)
+    return message + here, span
 
 
 def _shape(value: object) -> str:

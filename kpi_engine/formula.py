@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
-from .errors import FormulaError, SourceText, Span
+from .errors import FormulaError, KpiError, SourceText, Span
 from .loader import TextMap
 
 __all__ = [
@@ -44,11 +44,14 @@ class FormulaText:
     text: str
     where: TextMap
     label: str = "formula"
+    #: the error class: FormulaError in definitions, QueryError in a query's --where
+    error_type: type[KpiError] = FormulaError
 
     @classmethod
-    def standalone(cls, text: str, name: str, label: str = "formula") -> FormulaText:
+    def standalone(cls, text: str, name: str, label: str = "formula",
+                   error_type: type[KpiError] = FormulaError) -> FormulaText:
         """A formula that is its own source, such as ``--where`` on the command line."""
-        return cls(text, TextMap.identity(SourceText(name, text)), label)
+        return cls(text, TextMap.identity(SourceText(name, text)), label, error_type)
 
     def span(self, node: Node | tuple[int, int]) -> Span:
         start, end = (node.start, node.end) if isinstance(node, Node) else node
@@ -56,8 +59,8 @@ class FormulaText:
 
     def error(
         self, node: Node | tuple[int, int], message: str, *, hint: str | None = None, code: str = "formula"
-    ) -> FormulaError:
-        return FormulaError(message, span=self.span(node), hint=hint, code=code)
+    ) -> KpiError:
+        return self.error_type(message, span=self.span(node), hint=hint, code=code)
 
 
 @dataclass(frozen=True, slots=True)

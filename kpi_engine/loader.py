@@ -165,13 +165,18 @@ def display_path(path: Path) -> str:
 
 def load_yaml_file(path: Path, *, environ: Mapping[str, str] | None = None) -> YamlDocument:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(
-            f"{display_path(path)} is not UTF-8 text ({exc.reason})", code="yaml"
-        ) from exc
+        raw = path.read_bytes()
     except OSError as exc:
         raise DefinitionError(f"cannot read {display_path(path)}: {exc.strerror}", code="io") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        source = SourceText(display_path(path), raw.decode("utf-8", "replace"))
+        raise DefinitionError(f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded",
+                              span=Span(source, line, column), hint="save the file as UTF-8", code="yaml") from exc
     return load_yaml_text(text, display_path(path), environ=environ)
 
 
@@ -183,10 +188,7 @@ def load_yaml_text(
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        span = Span(source, mark.line + 1, mark.column + 1) if mark else Span(source, 1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise DefinitionError(f"invalid YAML: {problem}", span=span, code="yaml") from exc
+        raise _yaml_error(exc, source) from exc
     except yaml.YAMLError as exc:
         raise DefinitionError(f"invalid YAML: {exc}", span=Span(source, 1, 1), code="yaml") from exc
     if node is None:
@@ -195,6 +197,26 @@ def load_yaml_text(
         return doc
     doc.data = _build(node, (), doc, os.environ if environ is None else environ)
     return doc
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, source: SourceText) -> DefinitionError:
+    """PyYAML's problem, with its context ("while parsing a flow sequence ... line 3") kept."""
+    mark = exc.problem_mark or exc.context_mark
+    span = Span(source, mark.line + 1, mark.column + 1) if mark else Span(source, 1, 1)
+    problem = (exc.problem or "invalid YAML").strip()
+    hint = None
+    if mark is not None and 0 <= mark.index < len(source.text) and source.text[mark.index] == "\t":
+        problem = "a tab character: YAML indents with spaces only"
+    elif "another document" in problem:
+        problem = "a file holds a single document; remove the '---' separator"
+    elif exc.context:
+        where = ""
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            where = f" that starts at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        problem = f"{problem} {exc.context.strip()}{where}"
+        if "flow" in exc.context:
+            hint = "close every [ with ] and every { with }, or put the values on their own lines"
+    return DefinitionError(f"invalid YAML: {problem}", span=span, hint=hint, code="yaml")
 
 
 def _span(doc: YamlDocument, node: yaml.Node) -> Span:
@@ -231,13 +253,14 @@ def _build(node: yaml.Node, path: Path_, doc: YamlDocument, environ: Mapping[str
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), doc, environ) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
-    doc.scalars[path] = _Scalar(node.start_mark.index, node.end_mark.index, node.style)
-    if node.style is None and node.value in _NULLS:
+    style = node.style or None  # libyaml says '' for a plain scalar, PyYAML None
+    doc.scalars[path] = _Scalar(node.start_mark.index, node.end_mark.index, style)
+    if style is None and node.value in _NULLS:
         return None
-    return _interpolate(node.value, doc.spans[path], environ)
+    return _interpolate(node.value, doc, path, environ)
 
 
-def _interpolate(value: str, span: Span, environ: Mapping[str, str]) -> str:
+def _interpolate(value: str, doc: YamlDocument, path: Path_, environ: Mapping[str, str]) -> str:
     if "$" not in value:
         return value
 
@@ -251,7 +274,7 @@ def _interpolate(value: str, span: Span, environ: Mapping[str, str]) -> str:
             return default
         raise DefinitionError(
             f"environment variable '{name}' is not set",
-            span=span,
+            span=doc.text_map(path, value).span(match.start(), match.end()),
             hint=f"export {name}=... or write ${{{name}:-default}}",
             code="env",
         )

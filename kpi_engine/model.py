@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
 __all__ = [
     "NAME_PATTERN",
@@ -56,11 +56,12 @@ class Join(_Model):
         description="Column with the same name on both sides, or [local_column, remote_column]."
     )
 
-    @model_validator(mode="after")
-    def _two_columns(self) -> Join:
-        if isinstance(self.on, list) and len(self.on) != 2:
+    @field_validator("on")
+    @classmethod
+    def _two_columns(cls, on: str | list[str]) -> str | list[str]:
+        if isinstance(on, list) and len(on) != 2:
             raise ValueError("'on' takes one column name or a list of two: [local_column, remote_column]")
-        return self
+        return on
 
     @property
     def columns(self) -> tuple[str, str]:

@@ -9,12 +9,15 @@ expected.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import re
+import unicodedata
 from decimal import Decimal
 from importlib import resources
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.exceptions import UnexpectedEOF, VisitError
+from lark.exceptions import VisitError
 
 from . import formula as f
 from .errors import FormulaError
@@ -26,7 +29,7 @@ __all__ = ["SYNTAX_EXAMPLES", "parse_formula"]
 SYNTAX_EXAMPLES: dict[str, list[str]] = {
     "missing closing parenthesis": ["count(", "sum(x", "avg(x where y = 1", "(a + b", "count(x, y"],
     "missing value after an operator": ["1 +", "a *", "a and", "a or", "not", "a = ", "a -"],
-    "missing operator between two values": ["a b", "1 2", "count() count()", "'a' 'b'", "a (b)"],
+    "missing operator between two values": ["a b", "1 2", "count() count()", "'a' 'b'", "a 'b'"],
     "comparisons cannot be chained; combine them with 'and'": ["a < b < c", "a = b = c"],
     "'where' goes inside an aggregate's parentheses: count(where x = 1)": [
         "count() where x = 1",
@@ -38,6 +41,7 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
     "'like' takes a string pattern: x like 'abc%'": ["a like b", "a not like 1"],
     "'is' must be followed by 'null' or 'not null'": ["a is 1", "a is not 2"],
     "missing argument after ','": ["count(x,)", "f(a, )"],
+    "missing argument before ','": ["f(,)", "count(, x)"],
 }
 
 _TOKEN_NAMES = {
@@ -73,8 +77,10 @@ _TOKEN_NAMES = {
 def _parser() -> Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
     # Spans are taken from the tokens (see _span), which is twice as fast as
-    # Lark's propagate_positions.
-    return Lark(grammar, parser="lalr", maybe_placeholders=False)
+    # Lark's propagate_positions. The basic lexer keeps keywords reserved
+    # everywhere (the contextual one would read `where` as a name where no
+    # keyword is expected).
+    return Lark(grammar, parser="lalr", lexer="basic", maybe_placeholders=False)
 
 
 def _pos(item: object) -> tuple[int, int]:
@@ -131,7 +137,8 @@ class _ToAst(Transformer):
         return f.Star(*_span(ch), qualifier=qualifier)
 
     def group(self, ch):
-        return ch[1]
+        """A parenthesised expression: its span includes the parentheses."""
+        return dataclasses.replace(ch[1], start=_pos(ch[0])[0], end=_pos(ch[2])[1])
 
     # -- operators --------------------------------------------------------------
     def compare(self, ch):
@@ -218,6 +225,9 @@ def _unquote(token: Token) -> str:
 def _describe_expected(expected: set[str]) -> str:
     names = sorted({_TOKEN_NAMES.get(t, t.lower()) for t in expected if not t.startswith("__")})
     if len(names) > 6:
+        closers = [_TOKEN_NAMES[t] for t in ("_COMMA", "RPAR") if t in expected]
+        if closers:  # inside a call or a list: the useful part is how it goes on
+            return "an operator, " + " or ".join(closers)
         return "an operator or the end of the formula" if "$END" in expected else "a value"
     return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1] if names else "more"
 
@@ -225,11 +235,10 @@ def _describe_expected(expected: set[str]) -> str:
 def parse_formula(text: f.FormulaText) -> f.Node:
     """Parse one formula; raise :class:`FormulaError` at the offending token."""
     source = text.text
-    if not source.strip() or source.strip().startswith("#") and "\n" not in source.strip():
+    if not _COMMENT.sub("", source).strip():
         raise text.error((0, max(len(source), 1)), f"empty {text.label}", code="syntax")
-    parser = _parser()
     try:
-        tree = parser.parse(source)
+        tree = _parser().parse(source)
         return _ToAst().transform(tree)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
@@ -237,35 +246,130 @@ def parse_formula(text: f.FormulaText) -> f.Node:
         raise exc.orig_exc from exc
 
 
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+#: Labels that describe where the parser is, whatever token comes next; the
+#: others describe the unexpected token too ("unexpected closing parenthesis").
+STATE_LABELS = frozenset({
+    "missing value after an operator",
+    "'is' must be followed by 'null' or 'not null'",
+    "a list after 'in' needs parentheses: x in ('a', 'b')",
+    "'like' takes a string pattern: x like 'abc%'",
+    "missing argument after ','",
+})
+
+
+@functools.cache
+def _labels() -> tuple[dict[tuple[int, str], str], dict[int, str]]:
+    """(parser state, token type) → label, and parser state → label for :data:`STATE_LABELS`.
+
+    Lark's own ``match_examples`` matches on the state alone, which would give
+    "unexpected closing parenthesis" to a ``*`` failing where a ``)`` did.
+    """
+    exact: dict[tuple[int, str], str] = {}
+    by_state: dict[int, str] = {}
+    for label, examples in SYNTAX_EXAMPLES.items():
+        for example in examples:
+            try:
+                _parser().parse(example)
+            except UnexpectedToken as exc:
+                exact.setdefault((_state(exc), exc.token.type), label)
+                if label in STATE_LABELS:
+                    by_state.setdefault(_state(exc), label)
+            except UnexpectedInput:
+                continue
+    return exact, by_state
+
+
+def _state(exc: UnexpectedToken) -> int:
+    """The LALR state the parser was in (Lark gives a state object; its position is the number)."""
+    state = exc.state
+    return getattr(state, "position", state)
+
+
+def _depth(source: str, offset: int) -> int:
+    """How many parentheses are open before ``offset``."""
+    depth = 0
+    try:
+        for token in _parser().lex(source[:offset]):
+            depth += {"LPAR": 1, "RPAR": -1}.get(token.type, 0)
+    except UnexpectedInput:
+        pass
+    return depth
+
+
+def _last_token_end(source: str) -> int:
+    """Where the formula's last token ends (a trailing comment is not part of it)."""
+    end = 0
+    try:
+        for token in _parser().lex(source):
+            end = token.end_pos or end
+    except UnexpectedInput:
+        pass
+    return end or len(source.rstrip())
+
+
+def _open_string(source: str) -> int | None:
+    """The offset of the quote that opens an unterminated string, if any."""
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "#":
+            newline = source.find("\n", i)
+            i = n if newline < 0 else newline
+        elif ch == "'":
+            j = i + 1
+            while j < n:
+                if source[j] == "'":
+                    if j + 1 < n and source[j + 1] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            if j >= n:
+                return i
+            i = j + 1
+        else:
+            i += 1
+    return None
+
+
 def _syntax_error(text: f.FormulaText, exc: UnexpectedInput) -> FormulaError:
     source = text.text
     if isinstance(exc, UnexpectedCharacters):
-        ch = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
-        pos = (exc.pos_in_stream, exc.pos_in_stream + 1)
-        if ch == "'":
-            return text.error((exc.pos_in_stream, len(source.rstrip())), "unterminated string: a closing ' is missing", code="syntax")
+        at = exc.pos_in_stream
+        ch = source[at] if at < len(source) else ""
+        opening = _open_string(source)
+        if ch == "'" or (opening is not None and opening <= at):
+            start = opening if opening is not None else at
+            line_end = source.find("\n", start)
+            end = len(source.rstrip()) if line_end < 0 else line_end
+            return text.error((start, max(end, start + 1)), "unterminated string: a closing ' is missing",
+                              code="syntax")
+        pos = (at, at + 1)
         if ch == '"':
             return text.error(pos, "strings use single quotes: 'like this'", code="syntax")
-        if ch == "[" or ch == "{":
+        if ch in "[{":
             return text.error(pos, f"unexpected character '{ch}'; use parentheses for grouping", code="syntax")
+        if not ch.isprintable() or (ch.isspace() and ch not in " \t\r\n\f"):
+            name = unicodedata.name(ch, "unnamed character").lower()
+            return text.error(pos, f"unexpected character U+{ord(ch):04X} ({name})", code="syntax")
         return text.error(pos, f"unexpected character '{ch}'", code="syntax")
-    label = None
-    try:
-        label = exc.match_examples(_parser().parse, SYNTAX_EXAMPLES, use_accepts=True)
-    except Exception:  # pragma: no cover - match_examples is best effort
-        label = None
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        end = len(source.rstrip()) or 1
-        pos = (max(end - 1, 0), end)
-        expected = getattr(exc, "expected", None) or getattr(exc, "accepts", None) or set()
-        message = label or f"the {text.label} ends too early: expected {_describe_expected(set(expected))}"
-        return text.error(pos, message, code="syntax")
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
+    exact, by_state = _labels()
+    label = exact.get((_state(exc), token.type)) or by_state.get(_state(exc))
+    expected = set(exc.accepts or exc.expected)
+    if token.type == "$END":
+        end = _last_token_end(source)
+        message = label or f"the {text.label} ends too early: expected {_describe_expected(expected)}"
+        return text.error((max(end - 1, 0), max(end, 1)), message, code="syntax")
     pos = (token.start_pos or 0, token.end_pos or (token.start_pos or 0) + 1)
+    if label == "missing operator between two values" and _depth(source, pos[0]) > 0:
+        label = "missing ',' or operator between two values"  # a list or arguments: both are plausible
     if label is None:
-        expected = exc.accepts or exc.expected
-        label = f"unexpected {_describe_token(token)}: expected {_describe_expected(set(expected))}"
+        label = f"unexpected {_describe_token(token)}: expected {_describe_expected(expected)}"
     return text.error(pos, label, code="syntax")
 
 

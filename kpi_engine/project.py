@@ -27,7 +27,7 @@ from .compiler.sql import table
 from .connectors.base import Connection, Connector, parse_select
 from .definitions import definition_files, load_definitions, model_errors, validate_model
 from .errors import DefinitionError, KpiError, QueryError, SourceError, raise_all, unknown
-from .loader import YamlDocument, load_yaml_file
+from .loader import YamlDocument, display_path, load_yaml_file
 from .model import Dataset, Kpi, ProjectConfig
 from .plugins import PluginRegistry, get_plugin_manager
 from .result import Result
@@ -72,10 +72,22 @@ def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | Non
     errors += missing
     catalog = Catalog(functions=registry.functions)
     errors += load_definitions(files, catalog, environ)
-    raise_all(errors)
     project = Project(root, config, catalog, connectors, registry)
-    raise_all(project._check())
+    errors += project._check()
+    raise_all(_in_file_order(errors, files))
     return project
+
+
+def _in_file_order(errors: list[KpiError], files: list[Path]) -> list[KpiError]:
+    """kpi.yml first, then each definition file in reading order, each from top to bottom."""
+    order = {display_path(path): i for i, path in enumerate(files)}
+
+    def key(error: KpiError) -> tuple:
+        file = error.file
+        rank = -1 if file is None or file.endswith(PROJECT_FILE) else order.get(file, len(order))
+        return (rank, error.line or 0, error.column or 0)
+
+    return sorted(errors, key=key)
 
 
 def _sources(config: ProjectConfig, document: YamlDocument | None, registry: PluginRegistry,

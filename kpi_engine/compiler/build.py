@@ -313,7 +313,7 @@ class _Build:
         """Check --where: dimension names and row functions only."""
         if self.q.where is None:
             return
-        text = f.FormulaText.standalone(self.q.where, "--where", label="--where condition")
+        text = f.FormulaText.standalone(self.q.where, "--where", label="--where condition", error_type=QueryError)
         node = parse_formula(text)
         known = sorted({d for ds in datasets for d in self.catalog.datasets[ds].model.dimensions})
         for item in f.walk(node):
