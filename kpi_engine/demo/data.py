@@ -21,10 +21,13 @@ carry the patterns a support or growth team would recognise in its own data:
 How it is generated
 -------------------
 Everything is SQL run by DuckDB, with no Python loop over rows, so ten million tickets
-take seconds. Randomness comes from `hash(row key, salt)`, never `random()`: a hash of
-the row's own key gives the same number whatever the thread count or the order in
-which DuckDB processes rows, so the same `rows` always gives the same tables. Each
-column draws from its own salt so that columns are independent.
+take seconds. Randomness comes from hashing the row's key with a per-column salt, never
+`random()`: a hash of the row's own key gives the same number whatever the thread
+count or the order in which DuckDB processes rows, so the same `rows` always gives the
+same tables (with the same DuckDB version: its hash function is not a stable format).
+Tickets, calls and orders are each one projection over a parallel scan of ids, with
+lookup tables read as lists rather than joined (see `_list_of`): rows are written in
+id order without a sort.
 
 Event times are not drawn independently: the number of events per day is the integer
 share of the total given by the day's weight (trend x season x weekday x a little
@@ -46,6 +49,7 @@ Row counts for `generate(con, rows)`, with n = max(500, rows // 20):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -114,7 +118,7 @@ _TRADES = ("Logistics", "Foods", "Tech", "Pharma", "Motors", "Textiles", "Retail
            "Construction", "Media", "Travel", "Farms", "Finance", "Health", "Design", "Supply",
            "Solutions", "Software", "Trading")
 
-_TEMP_TABLES = ("_kpi_demo_customer_days", "_kpi_demo_loyal")
+_TEMP_PREFIX = "_kpi_demo_"
 
 
 def generate(con: duckdb.DuckDBPyConnection, rows: int = DEFAULT_ROWS) -> dict[str, int]:
@@ -123,19 +127,21 @@ def generate(con: duckdb.DuckDBPyConnection, rows: int = DEFAULT_ROWS) -> dict[s
     `rows` is the number of tickets; the other tables scale from it (see the module
     docstring for the exact counts). The whole generation runs in one transaction,
     so a failure leaves the previous tables untouched; `con` must therefore not be
-    inside a transaction of its own.
+    inside a transaction of its own. Helper tables are TEMP tables named
+    `_kpi_demo_*`, dropped before the commit.
     """
     _check_rows(rows)
     con.begin()
     try:
-        for statement in _statements(rows):
-            con.execute(statement)
+        _build(con, rows)
         counts = {table: _count(con, table) for table in TABLES}
-        for table in _TEMP_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_temporary_tables(con)
         con.commit()
     except BaseException:
-        con.rollback()
+        # A failed rollback (DuckDB invalidates the database after an internal error)
+        # must not hide the original error.
+        with contextlib.suppress(Exception):
+            con.rollback()
         raise
     return counts
 
@@ -162,19 +168,46 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(row[0])
 
 
-def _statements(rows: int) -> list[str]:
-    """The SQL statements in dependency order (tickets and orders pick existing customers)."""
-    return [
-        _customers_sql(customer_count(rows)),
-        _customer_days_sql(),
-        _loyal_sql(),
-        _tickets_sql(rows),
-        _calls_sql(rows // 2, agent_count(rows)),
-        _surveys_sql(),
-        _marketing_spend_sql(customer_count(rows)),
-        _orders_sql(rows // 2),
-        _info_sql(rows),
-    ]
+def _build(con: duckdb.DuckDBPyConnection, rows: int) -> None:
+    """Run the statements in dependency order: tickets, calls and orders pick existing customers."""
+    n = customer_count(rows)
+    early = n // 5
+    history_days = (FIRST_DAY - HISTORY_DAY).days
+    con.execute(_ids_sql(max(rows, n)))
+    early_signups = _timeline(
+        con, "early_signups", early, HISTORY_DAY, FIRST_DAY - datetime.timedelta(days=1),
+        lambda d: _day_weight(d, origin=HISTORY_DAY, span_days=history_days, growth=0.5,
+                              season=_SIGNUP_SEASON, weekday=_SIGNUP_WEEKDAY, noise=0.3, salt=1),
+        _SIGNUP_HOURS, salt=2)
+    recent_signups = _timeline(
+        con, "recent_signups", n - early, FIRST_DAY, LAST_DAY,
+        lambda d: _day_weight(d, origin=FIRST_DAY, span_days=_DAYS, growth=0.6,
+                              season=_SIGNUP_SEASON, weekday=_SIGNUP_WEEKDAY, noise=0.3, salt=3),
+        _SIGNUP_HOURS, salt=4)
+    con.execute(_customers_sql(early_signups, recent_signups, early))
+    con.execute(_customer_days_sql())
+    tickets = _timeline(con, "tickets", rows, FIRST_DAY, LAST_DAY, _support_weight(100),
+                        _OFFICE_HOURS, salt=101)
+    con.execute(_tickets_sql(_active_customer(tickets, 102), agent_count(rows)))
+    calls = _timeline(con, "calls", rows // 2, FIRST_DAY, LAST_DAY, _support_weight(200),
+                      _OFFICE_HOURS, salt=201)
+    con.execute(_calls_sql(_with_customer_counts(calls), agent_count(rows)))
+    con.execute(_surveys_sql())
+    con.execute(_marketing_spend_sql(n))
+    orders = _timeline(
+        con, "orders", rows // 2, FIRST_DAY, LAST_DAY,
+        lambda d: _day_weight(d, origin=FIRST_DAY, span_days=_DAYS - 1, growth=0.8,
+                              season=_ORDER_SEASON, weekday=_ORDER_WEEKDAY, noise=0.2, salt=500),
+        _OFFICE_HOURS, salt=501)
+    con.execute(_orders_sql(_active_customer(orders, 502)))
+    con.execute(_info_sql(rows))
+
+
+def _drop_temporary_tables(con: duckdb.DuckDBPyConnection) -> None:
+    names = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+                        [_TEMP_PREFIX]).fetchall()
+    for (name,) in names:
+        con.execute(f"DROP TABLE temp.main.{name}")
 
 
 # --- SQL building blocks -----------------------------------------------------------------
@@ -269,55 +302,121 @@ def _seconds_of_day(p: str, hours: Sequence[float]) -> str:
     return f"least(86399, greatest(0, floor(CASE {' '.join(branches)} END)))::BIGINT"
 
 
-def _timeline(n: int, first: datetime.date, last: datetime.date, weight: Callable[[str], str],
-              hours: Sequence[float], salt: int) -> str:
-    """A query of `n` events (id 1..n, day, ts) spread over [first, last] by day weight and hour.
+def _timeline(con: duckdb.DuckDBPyConnection, name: str, n: int, first: datetime.date,
+              last: datetime.date, weight: Callable[[str], str], hours: Sequence[float], salt: int) -> str:
+    """Prepare `n` events spread over [first, last]; return a query of them (id 1..n, day, ts).
 
     Day d gets floor(n * W(d) / W) - floor(n * W(d-1) / W) events, where W(d) is the
-    cumulative integer weight up to d: exact total, no accumulated rounding drift, and
-    integer arithmetic, so the result does not depend on summation order. Within a
-    day, event k takes the quantile (k + u) / count of the hour profile.
+    cumulative integer weight up to d: the total is exact, there is no rounding
+    drift, and integer sums do not depend on summation order. Within a day, event k
+    takes the quantile (k + u) / count of the hour profile, so ids follow time.
+
+    Each id finds its day by arithmetic, not by expanding days with a lateral
+    `range(count)` (DuckDB runs that from a 731-row source on one thread, and
+    everything downstream with it) nor by a join. Ids are cut into buckets of
+    2^shift, at most the smallest daily count, so a bucket overlaps at most two
+    days; a small table gives each bucket its (at most) two days, and the query
+    looks its bucket up by position in a list (see `_list_of`).
     """
+    table = f"{_TEMP_PREFIX}{name}_buckets"
+    counts = f"{_TEMP_PREFIX}{name}_days"
     days = (f"SELECT generate_series::DATE AS day FROM generate_series({_date(first)}, {_date(last)},"
             " INTERVAL 1 DAY)")
     weights = f"SELECT day, greatest(1, round({weight('day')} * 1000000))::BIGINT AS w FROM ({days})"
     cumulative = (f"SELECT day, w, sum(w) OVER (ORDER BY day) AS cum, sum(w) OVER () AS total"
                   f" FROM ({weights})")
-    bounds = (f"SELECT day, ({n}::HUGEINT * (cum - w) // total)::BIGINT AS lo,"
-              f" ({n}::HUGEINT * cum // total)::BIGINT AS hi FROM ({cumulative}) ORDER BY day")
-    expanded = (f"SELECT b.lo + r.range + 1 AS id, b.day,"
-                f" (r.range + {_u('b.lo + r.range + 1', salt)}) / (b.hi - b.lo) AS p"
-                f" FROM ({bounds}) b, range(b.hi - b.lo) r")
-    return f"SELECT id, day, day + to_seconds({_seconds_of_day('p', hours)}) AS ts FROM ({expanded})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {counts} AS"
+                f" SELECT day, ({n}::HUGEINT * (cum - w) // total)::BIGINT AS lo,"
+                f" ({n}::HUGEINT * cum // total)::BIGINT AS hi FROM ({cumulative})")
+    row = con.execute(f"SELECT floor(log2(greatest(1, min(hi - lo))))::INTEGER FROM {counts}").fetchone()
+    assert row is not None
+    shift = int(row[0])
+    # Ids 0..n-1 fill buckets 0..(n-1) >> shift without gaps: position = bucket + 1.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT bucket, min(day) AS day_a, min(lo) AS lo_a, min(hi) AS hi_a,
+               max(day) AS day_b, max(lo) AS lo_b, max(hi) AS hi_b
+        FROM (SELECT day, lo, hi, unnest(range(lo >> {shift}, ((hi - 1) >> {shift}) + 1)) AS bucket
+              FROM {counts} WHERE hi > lo)
+        GROUP BY bucket""")
+    u = _u("range + 1", salt)
+    located = f"""
+        SELECT range + 1 AS id,
+               CASE WHEN range < b.hi_a THEN b.day_a ELSE b.day_b END AS day,
+               CASE WHEN range < b.hi_a THEN (range - b.lo_a + {u}) / (b.hi_a - b.lo_a)
+                    ELSE (range - b.lo_b + {u}) / (b.hi_b - b.lo_b) END AS p
+        FROM (SELECT range, {_list_of(table, 'bucket')}[(range >> {shift}) + 1] AS b
+              FROM {_TEMP_PREFIX}ids WHERE range < {n})"""
+    return f"SELECT id, day, day + to_seconds({_seconds_of_day('p', hours)}) AS ts FROM ({located})"
+
+
+def _list_of(table: str, order: str, value: str | None = None) -> str:
+    """A scalar subquery: the rows (or `value`) of a small table as one list, in `order`.
+
+    Indexing that list replaces a join with a lookup table. It keeps every big
+    statement a plain projection over one parallel scan, so rows come out in id
+    order without a sort, and it avoids hash joins altogether: DuckDB 2.0's
+    "dictionary-surviving" hash join intermittently fails with a fatal INTERNAL
+    error ("dict-surviving join: narrowed column ... received a non-dictionary
+    chunk") when its build side is itself the output of a join, which is what the
+    optimizer chose here at 10M rows. For lists of up to a few thousand entries the
+    lookup is as fast as a join; for the 500k-customer lists it is a few times
+    slower, about a second per 10M rows.
+    """
+    return f"(SELECT list({value or 't'} ORDER BY {order}) FROM {table} t)"
+
+
+def _ids_sql(n: int) -> str:
+    """Ids 0..n-1 (column `range`) in a table, which DuckDB can scan on all threads.
+
+    DuckDB's `range()` table function is single-threaded, and so is everything
+    that streams from it; one temporary table of the largest count serves every
+    timeline, costs a fraction of a second at 10M rows and makes the rest parallel.
+    """
+    return f"CREATE OR REPLACE TEMP TABLE {_TEMP_PREFIX}ids AS SELECT range FROM range({n})"
+
+
+def _with_customer_counts(events: str) -> str:
+    """Add n_before and loyal_before (see `_customer_days_sql`) to each event."""
+    days = _list_of(f"{_TEMP_PREFIX}customer_days", "day")
+    return f"""
+        SELECT id, day, ts, d.n_before, d.loyal_before
+        FROM (SELECT e.*, {days}[(e.day - {_date(FIRST_DAY)}) + 1] AS d FROM ({events}) e)"""
+
+
+def _plan(customer_id: str) -> str:
+    """A customer's plan, a function of its id alone, so that orders can price by plan without a join."""
+    return _choice(_u(customer_id, 10), _PLANS)
 
 
 def _active_customer(events: str, salt: int) -> str:
-    """Give each event (id, day, ts, ...) a customer active at its time: columns customer_id, plan.
+    """Give each event (id, day, ts, ...) a customer active at its time (column customer_id).
 
     A uniform draw among the customers who signed up before the event's day is kept
     if that customer had not churned by then; otherwise the event goes to a customer
     who never churns (also signed up before the day). Active, loyal customers thus
     get somewhat more events, as they do in practice.
     """
-    n_cand = _u("e.id", salt)
-    loyal_cand = _u("e.id", salt + 1)
+    # Churn times as INTEGER seconds since HISTORY_DAY (never: the largest INTEGER): a
+    # list of 4-byte integers is looked up ~2.5x faster than one of timestamps.
+    since = f"TIMESTAMP '{HISTORY_DAY.isoformat()}'"
+    churn_seconds = _list_of("customers", "customer_id",
+                             f"coalesce(date_diff('second', {since}, churned_at), 2147483647)::INTEGER")
+    loyal = "(SELECT list(customer_id ORDER BY customer_id) FROM customers WHERE churned_at IS NULL)"
     return f"""
-        SELECT e.*,
-               CASE WHEN c.churned_at IS NULL OR c.churned_at > e.ts THEN c.customer_id
-                    ELSE l.customer_id END AS customer_id,
-               CASE WHEN c.churned_at IS NULL OR c.churned_at > e.ts THEN c.plan ELSE l.plan END AS plan
-        FROM (SELECT e.*,
-                     least(d.n_before, 1 + floor({n_cand} * d.n_before))::INTEGER AS cand,
-                     least(d.loyal_before, 1 + floor({loyal_cand} * d.loyal_before))::BIGINT AS loyal_cand
-              FROM ({events}) e JOIN _kpi_demo_customer_days d USING (day)) e
-        JOIN customers c ON c.customer_id = e.cand
-        JOIN _kpi_demo_loyal l ON l.loyal_rank = e.loyal_cand"""
+        SELECT id, day, ts,
+               CASE WHEN {churn_seconds}[cand] > date_diff('second', {since}, ts) THEN cand
+                    ELSE {loyal}[loyal_cand] END::INTEGER AS customer_id
+        FROM (SELECT id, day, ts,
+                     least(n_before, 1 + floor({_u('id', salt)} * n_before))::BIGINT AS cand,
+                     least(loyal_before, 1 + floor({_u('id', salt + 1)} * loyal_before))::BIGINT AS loyal_cand
+              FROM ({_with_customer_counts(events)}))"""
 
 
 # --- tables --------------------------------------------------------------------------------
 
 
-def _customers_sql(n: int) -> str:
+def _customers_sql(early_signups: str, recent_signups: str, early: int) -> str:
     """Customers numbered in signup order; a fifth signed up in 2022-2023.
 
     Churn is exponential in time with a monthly hazard by plan (basic 4 %, pro 2.5 %,
@@ -325,28 +424,16 @@ def _customers_sql(n: int) -> str:
     is still active (NULL). Customer 1 never churns, which guarantees that every day
     has at least one loyal customer to give tickets and orders to.
     """
-    before = n // 5
-    history_days = (FIRST_DAY - HISTORY_DAY).days
-    early = _timeline(
-        before, HISTORY_DAY, FIRST_DAY - datetime.timedelta(days=1),
-        lambda d: _day_weight(d, origin=HISTORY_DAY, span_days=history_days, growth=0.5,
-                              season=_SIGNUP_SEASON, weekday=_SIGNUP_WEEKDAY, noise=0.3, salt=1),
-        _SIGNUP_HOURS, salt=2)
-    recent = _timeline(
-        n - before, FIRST_DAY, LAST_DAY,
-        lambda d: _day_weight(d, origin=FIRST_DAY, span_days=_DAYS, growth=0.6,
-                              season=_SIGNUP_SEASON, weekday=_SIGNUP_WEEKDAY, noise=0.3, salt=3),
-        _SIGNUP_HOURS, salt=4)
     monthly_churn = "CASE plan WHEN 'basic' THEN 0.04 WHEN 'pro' THEN 0.025 ELSE 0.015 END"
     return f"""
     CREATE OR REPLACE TABLE customers AS
     WITH signups AS (
-        SELECT id, ts FROM ({early})
+        SELECT id, ts FROM ({early_signups})
         UNION ALL
-        SELECT id + {before}, ts FROM ({recent})
+        SELECT id + {early}, ts FROM ({recent_signups})
     ), drawn AS (
         SELECT id, ts,
-               {_choice(_u('id', 10), _PLANS)} AS plan,
+               {_plan('id')} AS plan,
                {_choice(_u('id', 11), _ACQUISITION)} AS channel,
                {_choice(_u('id', 12), _REGIONS)} AS region,
                {_labels(_SURNAMES, f'1 + {_hash("id", 13)} % {len(_SURNAMES)}')} AS surname,
@@ -398,34 +485,24 @@ def _customer_days_sql() -> str:
     """
 
 
-def _loyal_sql() -> str:
-    """Never-churning customers ranked in signup order (the fallback of `_active_customer`)."""
-    return """
-    CREATE OR REPLACE TEMP TABLE _kpi_demo_loyal AS
-    SELECT row_number() OVER (ORDER BY customer_id) AS loyal_rank, customer_id, plan
-    FROM customers WHERE churned_at IS NULL
-    ORDER BY loyal_rank
-    """
-
-
 def _support_weight(salt: int) -> Callable[[str], str]:
     return lambda d: _day_weight(d, origin=FIRST_DAY, span_days=_DAYS - 1, growth=0.3,
                                  season=_SUPPORT_SEASON, weekday=_SUPPORT_WEEKDAY, noise=0.16,
                                  salt=salt)
 
 
-def _tickets_sql(rows: int) -> str:
+def _tickets_sql(events: str, agents: int) -> str:
     """Tickets: time patterns from the timeline, service levels from log-normal durations.
 
     Resolution is fast on phone and chat, slow on email and web, faster for urgent
     tickets and a little faster over time. A ticket is unresolved (open or pending)
-    when its resolution would fall after the last day - so the most recent tickets
-    are mostly open - or when it is stuck in the backlog (10 % early, 18 % late).
+    when its resolution would fall after the last day or when it is stuck in the
+    backlog: 13.5 % of old tickets, up to ~38 % of the last days' (a backlog gets
+    cleared with time), so recent tickets are the most often open.
     Resolved tickets are closed seven days after resolution (a few are left
     'resolved'). First response: phone within 30 s, chat within minutes, email and
     web within hours; open tickets are sometimes still unanswered.
     """
-    events = _timeline(rows, FIRST_DAY, LAST_DAY, _support_weight(100), _OFFICE_HOURS, salt=101)
     complaint_rate = ("CASE category WHEN 'billing' THEN 0.07 WHEN 'delivery' THEN 0.06"
                       " WHEN 'technical' THEN 0.03 WHEN 'account' THEN 0.025 ELSE 0.02 END")
     resolution_median = (
@@ -439,8 +516,7 @@ def _tickets_sql(rows: int) -> str:
     handle_base = "CASE channel WHEN 'phone' THEN 480 WHEN 'chat' THEN 400 WHEN 'email' THEN 200 ELSE 170 END"
     return f"""
     CREATE OR REPLACE TABLE tickets AS
-    WITH events AS ({_active_customer(events, 102)}
-    ), drawn AS (
+    WITH drawn AS (
         SELECT id, customer_id, ts AS created_at, {_progress('day')} AS progress,
                {_u('id', 110)} < 0.02 AS is_spam,
                {_choice(_u('id', 111), _TICKET_CHANNELS)} AS channel,
@@ -454,8 +530,8 @@ def _tickets_sql(rows: int) -> str:
                {_u('id', 119)} AS u_unanswered,
                {_u('id', 120)} AS u_phone_response,
                {_u('id', 121)} AS u_spam_duration,
-               (1 + {_hash('id', 122)} % {agent_count(rows)})::INTEGER AS agent_id
-        FROM events
+               (1 + {_hash('id', 122)} % {agents})::INTEGER AS agent_id
+        FROM ({events})
     ), classified AS (
         SELECT * EXCLUDE (drawn_category, drawn_priority),
                CASE WHEN is_spam THEN 'other' ELSE drawn_category END AS category,
@@ -475,7 +551,7 @@ def _tickets_sql(rows: int) -> str:
         SELECT *,
                created_at + to_seconds(floor(resolve_seconds)::BIGINT) AS resolve_at,
                created_at + to_seconds(floor(least(response_seconds, 30 * {_DAY_SECONDS}))::BIGINT) AS respond_at,
-               NOT is_spam AND u_stuck < 0.10 + 0.08 * progress AS stuck,
+               NOT is_spam AND u_stuck < 0.135 + 0.25 * exp(-(1 - progress) * {_DAYS / 30.0!r}) AS stuck,
                CASE WHEN is_spam OR u_contacts < 0.66 + 0.08 * progress - 0.2 * is_complaint::INTEGER THEN 1
                     WHEN u_extra_contacts < 0.50 THEN 2 WHEN u_extra_contacts < 0.78 THEN 3
                     WHEN u_extra_contacts < 0.92 THEN 4 ELSE 5 END AS contacts
@@ -487,7 +563,8 @@ def _tickets_sql(rows: int) -> str:
            customer_id::INTEGER AS customer_id,
            channel, category, priority,
            CASE WHEN is_resolved THEN
-                    CASE WHEN resolve_at <= {_END} - INTERVAL 7 DAY AND u_status < 0.92 THEN 'closed' ELSE 'resolved' END
+                    CASE WHEN resolve_at <= {_END} - INTERVAL 7 DAY AND u_status < 0.92 THEN 'closed'
+                         ELSE 'resolved' END
                 WHEN stuck THEN CASE WHEN u_status < 0.5 THEN 'pending' ELSE 'open' END
                 ELSE CASE WHEN u_status < 0.35 THEN 'pending' ELSE 'open' END END AS status,
            is_complaint, is_spam,
@@ -502,11 +579,10 @@ def _tickets_sql(rows: int) -> str:
                                         * exp(0.35 * z_handle))) END::INTEGER AS handle_seconds,
            agent_id
     FROM settled
-    ORDER BY ticket_id
     """
 
 
-def _calls_sql(n: int, agents: int) -> str:
+def _calls_sql(events: str, agents: int) -> str:
     """Calls follow the ticket patterns; waits and abandonment follow the load.
 
     The expected wait grows with the square of the load of the hour and weekday, so
@@ -520,12 +596,9 @@ def _calls_sql(n: int, agents: int) -> str:
     load = (f"({_lookup([h / peak_hour for h in _OFFICE_HOURS], 'hour(ts) + 1')}"
             f" * {_lookup([w / peak_day for w in _SUPPORT_WEEKDAY], 'isodow(day)')})")
     handle_median = "CASE queue WHEN 'support' THEN 390 WHEN 'sales' THEN 330 ELSE 290 END"
-    events = _timeline(n, FIRST_DAY, LAST_DAY, _support_weight(200), _OFFICE_HOURS, salt=201)
     return f"""
     CREATE OR REPLACE TABLE calls AS
-    WITH events AS (
-        SELECT e.*, d.n_before FROM ({events}) e JOIN _kpi_demo_customer_days d USING (day)
-    ), drawn AS (
+    WITH drawn AS (
         SELECT id, ts, n_before, {_progress('day')} AS progress,
                {_choice(_u('id', 210), _QUEUES)} AS queue,
                {_u('id', 211)} AS u_anonymous,
@@ -534,7 +607,7 @@ def _calls_sql(n: int, agents: int) -> str:
                -ln({_u('id', 214)}) * 180 AS patience,
                (1 + {_hash('id', 215)} % {agents})::INTEGER AS agent_id,
                {_normal('id', 216)} AS z_handle
-        FROM events
+        FROM ({events})
     ), answered AS (
         SELECT *, patience >= queue_wait AS answered FROM drawn
     )
@@ -550,7 +623,6 @@ def _calls_sql(n: int, agents: int) -> str:
                                                      * exp(0.4 * z_handle))) END::INTEGER AS handle_seconds,
            CASE WHEN answered THEN agent_id END AS agent_id
     FROM answered
-    ORDER BY call_id
     """
 
 
@@ -622,27 +694,23 @@ def _marketing_spend_sql(customers: int) -> str:
     """
 
 
-def _orders_sql(n: int) -> str:
+def _orders_sql(events: str) -> str:
     """Orders by active customers, growing ~80 % over two years, priced by plan.
 
     Amounts are log-normal around 45 (basic), 140 (pro) and 360 (enterprise), kept in
     20-500; cost is 40-70 % of the amount, so gross margin averages ~45 %.
     """
-    events = _timeline(
-        n, FIRST_DAY, LAST_DAY,
-        lambda d: _day_weight(d, origin=FIRST_DAY, span_days=_DAYS - 1, growth=0.8,
-                              season=_ORDER_SEASON, weekday=_ORDER_WEEKDAY, noise=0.2, salt=500),
-        _OFFICE_HOURS, salt=501)
     amount_median = "CASE plan WHEN 'basic' THEN 45 WHEN 'pro' THEN 140 ELSE 360 END"
     return f"""
     CREATE OR REPLACE TABLE orders AS
-    WITH events AS ({_active_customer(events, 502)}
+    WITH planned AS (
+        SELECT id, customer_id, ts, {_plan('customer_id')} AS plan FROM ({events})
     ), priced AS (
         SELECT id, customer_id, ts,
                {_choice(_u('id', 510), _ORDER_STATUS)} AS status,
                round(greatest(20, least(500, {_lognormal('id', 511, amount_median, 0.35)})), 2) AS amount,
                0.40 + 0.30 * {_u('id', 513)} AS cost_share
-        FROM events
+        FROM planned
     )
     SELECT id::BIGINT AS order_id,
            customer_id::INTEGER AS customer_id,
@@ -651,7 +719,6 @@ def _orders_sql(n: int) -> str:
            amount::DECIMAL(12, 2) AS amount,
            round(amount * cost_share, 2)::DECIMAL(12, 2) AS cost
     FROM priced
-    ORDER BY order_id
     """
 
 
