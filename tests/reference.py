@@ -833,7 +833,7 @@ class Query:
             lo, hi = _WINDOW_ARITY[node.name]
             if not lo <= len(node.args) <= hi or node.named or node.where is not None:
                 raise ValueError(f"wrong arguments to {node.name}()")
-            if self.grain == "all":
+            if self.grain == "all" and node.name != "total":  # total() needs no period
                 raise ValueError(f"{node.name}() needs a grain other than 'all'")
             if node.name in RANGE_WINDOWS and any(w in RANGE_WINDOWS for w in windows):
                 outer = next(w for w in windows if w in RANGE_WINDOWS)

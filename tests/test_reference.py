@@ -671,7 +671,6 @@ def test_row_functions_inside_and_outside_aggregates():
         ("to_date(count(), month)", "quarter"),
         ("rolling(cumulative(count()), 2)", "month"),  # nested range windows
         ("previous(count())", "all"),
-        ("total(count())", "all"),
         ("rolling(count(customers.*, at=start), 2)", "month"),  # range window around a stock
         ("count(customers.*, at=end)", "all"),
         ("count(sum(amount))", "month"),  # aggregate inside an aggregate
@@ -681,6 +680,14 @@ def test_row_functions_inside_and_outside_aggregates():
 def test_invalid_queries_raise(formula: str, grain: str):
     with pytest.raises(ValueError):
         run({"bad": kpi(formula)}, grain=grain, start=D(2025, 1, 1), end=D(2025, 3, 31))
+
+
+def test_total_with_grain_all_is_the_value_without_dimensions():
+    # Q1 orders: ids 1-5 (id 6 has no time); by channel web {1, 3, 4}, app {2}, none {5}
+    kpis = {"share": kpi("count() / total(count())")}
+    columns, rows = run(kpis, ["share"], grain="all", by=("channel",), **Q1)
+    assert columns == ["channel", "share"]
+    assert rows == [("app", pytest.approx(1 / 5)), ("web", pytest.approx(3 / 5)), (None, pytest.approx(1 / 5))]
 
 
 def test_cycles_raise():
