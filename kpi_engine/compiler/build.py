@@ -444,7 +444,10 @@ class _Build:
                                                condition, fraction)
             return scan.measures[mkey].name
 
-        parts = [measure("sum"), measure("count")] if func == "avg" else [measure(func)]
+        if func == "avg" and (atom.window is not None or scan.level != level.key):
+            parts = [measure("sum"), measure("count")]  # windows and roll-ups combine sums and counts
+        else:
+            parts = [measure(func)]
         if scan.level != level.key:
             scan.rollup.extend(p for p in parts if p not in scan.rollup)
         agg = _OVER_PERIODS.get(atom.func)
@@ -452,7 +455,7 @@ class _Build:
             cols: list[exp.Expression] = [col(p, level.v) for p in parts]
         else:
             cols = [self._over(agg(this=col(p, level.v)), level, atom.window) for p in parts]
-        return self.d.divide(cols[0], cols[1]) if func == "avg" else cols[0]
+        return self.d.divide(cols[0], cols[1]) if len(cols) == 2 else cols[0]
 
     def _over(self, agg: exp.Expression, level: _Level, window: Window | None, *,
               following: int = 0) -> exp.Expression:

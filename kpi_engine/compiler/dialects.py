@@ -239,6 +239,8 @@ class SqlDialect:
             node = exp.Count(this=exp.Distinct(expressions=[arg]))
         elif func_name == "sum":
             node = exp.Sum(this=arg)
+        elif func_name == "avg":
+            node = exp.Avg(this=arg)
         elif func_name == "min":
             node = exp.Min(this=arg)
         elif func_name == "max":

@@ -2,13 +2,10 @@ WITH kpi_s1 AS (
   SELECT
     0 AS p,
     COUNT(*) AS m1_1,
-    SUM(
+    AVG(
       CAST(DATEDIFF(MILLISECOND, tickets.created_at, tickets.first_response_at) AS DOUBLE) / 1000
     ) AS m1_2,
-    COUNT(
-      CAST(DATEDIFF(MILLISECOND, tickets.created_at, tickets.first_response_at) AS DOUBLE) / 1000
-    ) AS m1_3,
-    COUNT(CASE WHEN tickets.is_complaint THEN 1 END) AS m1_4
+    COUNT(CASE WHEN tickets.is_complaint THEN 1 END) AS m1_3
   FROM tickets AS tickets
   WHERE
     NOT tickets.created_at IS NULL
@@ -38,9 +35,8 @@ WITH kpi_s1 AS (
   SELECT
     kpi_periods.p,
     COALESCE(kpi_s1.m1_1, 0) AS m1_1,
-    COALESCE(kpi_s1.m1_2, 0) AS m1_2,
+    kpi_s1.m1_2 AS m1_2,
     COALESCE(kpi_s1.m1_3, 0) AS m1_3,
-    COALESCE(kpi_s1.m1_4, 0) AS m1_4,
     COALESCE(kpi_s2.m2_1, 0) AS m2_1
   FROM kpi_periods
   LEFT JOIN kpi_s1
@@ -52,8 +48,8 @@ WITH kpi_s1 AS (
     kpi_vd.p,
     kpi_vd.m1_1 AS w1_d,
     kpi_vd.m2_1 AS w2_d,
-    CAST(kpi_vd.m1_2 AS DOUBLE) / NULLIF(kpi_vd.m1_3, 0) AS w3_d,
-    kpi_vd.m1_4 AS w4_d
+    kpi_vd.m1_2 AS w3_d,
+    kpi_vd.m1_3 AS w4_d
   FROM kpi_vd
 )
 SELECT
