@@ -61,6 +61,8 @@ class Catalog:
     broken: set[str] = field(default_factory=set)
     #: a file failed to parse: names may be missing, so unknown names are not reported
     incomplete: bool = False
+    #: environment variables the definition files read (see YamlDocument.variables)
+    variables: dict[str, str | None] = field(default_factory=dict)
 
     def missing(self, name: str) -> bool:
         """A name nothing can be said about, because its own error is already reported."""

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .output import render_result
 
 if TYPE_CHECKING:
     from .project import Project
-    from .result import Result
 
 GRAINS = ("day", "week", "month", "quarter", "year", "all")
 
@@ -194,29 +194,11 @@ def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by
     project = load_project(ctx)
     names = [k.name for k in project.kpis.values() if not k.hidden] if run_all else list(kpis)
     result = project.query(names, grain=grain, by=by, where=where, start=start, end=end)
-    if status:
-        result = result.with_status()
-    click.echo(render_result(result, fmt))
+    shown = result.with_status() if status else result
+    click.echo(render_result(shown, fmt))
+    from .fastpath import remember
 
-
-def render_result(result: Result, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(result.to_dicts(), indent=2, ensure_ascii=False)
-    if fmt == "csv":
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
-        return buffer.getvalue().rstrip("\n")
-    from .formatting import format_value, render_table
-
-    kpis = result.kpis
-    rows = [[format_value(v, kpis.get(c)) for c, v in zip(result.columns, row)] for row in result.rows]
-    right = [c in kpis for c in result.columns]
-    return render_table(result.columns, rows, right=right)
+    remember(project, None, result)
 
 
 @main.command()

@@ -60,6 +60,7 @@ def load_definitions(files: Iterable[Path], catalog: Catalog, environ: Mapping[s
             errors.append(exc)
             catalog.incomplete = True
             continue
+        catalog.variables.update(document.variables)
         data = document.data
         if not isinstance(data, dict):
             errors.append(DefinitionError("a definition file is a mapping with 'datasets:' and/or 'kpis:'",

@@ -8,9 +8,11 @@ are seconds (4m 05s).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .model import Kpi
+if TYPE_CHECKING:
+    from .model import Kpi
+
 
 __all__ = ["format_duration", "format_value", "render_table"]
 

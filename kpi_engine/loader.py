@@ -52,6 +52,8 @@ class YamlDocument:
     spans: dict[Path_, Span] = field(default_factory=dict)
     key_spans: dict[Path_, Span] = field(default_factory=dict)
     scalars: dict[Path_, _Scalar] = field(default_factory=dict)
+    #: environment variables read by ${VAR}: name → the value used (None when the default was used)
+    variables: dict[str, str | None] = field(default_factory=dict)
     _line_starts: list[int] | None = None
 
     def span_at(self, path: Path_) -> Span:
@@ -269,8 +271,10 @@ def _interpolate(value: str, doc: YamlDocument, path: Path_, environ: Mapping[st
             return "$"
         name, default = match.group(1), match.group(2)
         if name in environ:
+            doc.variables[name] = environ[name]
             return environ[name]
         if default is not None:
+            doc.variables[name] = None
             return default
         raise DefinitionError(
             f"environment variable '{name}' is not set",

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
+from .status import KpiDisplay, status
+
 __all__ = [
     "NAME_PATTERN",
     "Active",
@@ -135,14 +137,11 @@ class Kpi(_Model):
 
     def status(self, value: float | None) -> str | None:
         """``ok``, ``warn``, ``bad``, or None when the value or target is null (SPEC §3.2)."""
-        if value is None or self.target is None or self.direction == "none":
-            return None
-        better = (lambda a, b: a >= b) if self.direction == "higher" else (lambda a, b: a <= b)
-        if better(value, self.target):
-            return "ok"
-        if self.warning is not None and better(value, self.warning):
-            return "warn"
-        return "bad"
+        return status(value, self.target, self.warning, self.direction)
+
+    def display(self) -> KpiDisplay:
+        return KpiDisplay(self._name, self.format, self.decimals, self.unit, self.target, self.warning,
+                          self.direction)
 
 
 class DefinitionFile(_Model):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,23 +29,13 @@ from .connectors.base import Connection, Connector, parse_select
 from .definitions import definition_files, load_definitions, model_errors, validate_model
 from .errors import DefinitionError, KpiError, QueryError, SourceError, raise_all, unknown
 from .loader import YamlDocument, display_path, load_yaml_file
+from .locate import PROJECT_FILE, find_project
 from .model import Dataset, Kpi, ProjectConfig
 from .plugins import PluginRegistry, get_plugin_manager
 from .result import Result
 from .validation import validate_catalog
 
 __all__ = ["PROJECT_FILE", "Project", "find_project", "load"]
-
-PROJECT_FILE = "kpi.yml"
-
-
-def find_project(start: str | os.PathLike[str] | None = None) -> Path:
-    """The nearest folder at or above ``start`` with a kpi.yml, else ``start`` itself."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / PROJECT_FILE).is_file():
-            return folder
-    return here
 
 
 def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | None = None,
@@ -73,9 +64,34 @@ def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | Non
     catalog = Catalog(functions=registry.functions)
     errors += load_definitions(files, catalog, environ)
     project = Project(root, config, catalog, connectors, registry)
+    project.inputs = _Inputs(config_path if document else None, files, [p for p, _ in local_plugins],
+                             _definition_dirs(root, config.definitions),
+                             {**catalog.variables, **(document.variables if document else {})})
     errors += project._check()
     raise_all(_in_file_order(errors, files))
     return project
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything a project's compiled SQL depends on, for the command's compile cache."""
+
+    config: Path | None
+    files: list[Path]
+    plugins: list[Path]
+    folders: list[Path]
+    variables: dict[str, str | None]
+
+
+def _definition_dirs(root: Path, entries: list[str]) -> list[Path]:
+    """The project folder and every folder definitions are read from (a new file changes its mtime)."""
+    folders = [root]
+    for entry in entries:
+        path = (root / entry).resolve()
+        if path.is_dir():
+            folders.append(path)
+            folders.extend(p for p in sorted(path.rglob("*")) if p.is_dir())
+    return folders
 
 
 def _in_file_order(errors: list[KpiError], files: list[Path]) -> list[KpiError]:
@@ -161,6 +177,7 @@ class Project:
         self._connections: list[Connection] = []
         self._compiled: dict[tuple, CompiledQuery] = {}
         self._relations: dict[tuple[str, str], exp.Expression] = {}
+        self.inputs: _Inputs | None = None
 
     # ------------------------------------------------------------- metadata
     @property

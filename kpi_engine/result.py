@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .model import Kpi
+if TYPE_CHECKING:
+    from .model import Kpi
+
 
 __all__ = ["Result"]
 

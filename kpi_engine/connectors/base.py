@@ -8,9 +8,6 @@ engine allows it: running KPIs never writes to a user's database.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
 from ..errors import DefinitionError, SourceError
+from ..values import normalise_value
 
 __all__ = ["Connection", "Connector", "ConnectorOptions", "normalise_value", "parse_select"]
 
@@ -111,18 +109,3 @@ def parse_select(sql_text: str, dialect: str) -> exp.Expression:
         raise DefinitionError("a dataset's sql must be a SELECT query: running KPIs never writes data",
                               code="bad-sql")
     return tree
-
-
-def normalise_value(value: Any) -> Any:
-    """One Python type per kind of value, whatever the engine returned."""
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value

@@ -1,0 +1,214 @@
+"""The command's compile cache: ``kpi run`` answers as fast as Python and the database allow.
+
+A normal run loads YAML, checks every definition (pydantic, Lark) and writes
+SQL (sqlglot): a few hundred milliseconds of imports before the query. When
+it succeeds, :func:`remember` stores the SQL with everything it depends on:
+the exact command line, the project folder, the stat of kpi.yml, of every
+definition file and folder and of kpi_engine's own sources, and the values
+of the environment variables the files read. :func:`run_cached` then answers
+the same command, if none of that changed, with only the database driver
+imported. Anything unexpected makes it return False, and the normal path
+runs (and reports any error with its position).
+
+Set ``KPI_ENGINE_NO_CACHE=1`` to turn it off; ``KPI_ENGINE_CACHE_DIR`` moves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .project import Project
+    from .result import Result
+
+__all__ = ["ARGV", "remember", "run_cached"]
+
+#: the command line of this process, set by ``launch.main`` (None when the CLI is driven otherwise)
+ARGV: list[str] | None = None
+_BUILTIN_PLUGINS = {"kpi_engine.duckdb", "kpi_engine.sqlite"}
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("KPI_ENGINE_NO_CACHE"):
+        return None
+    given = os.environ.get("KPI_ENGINE_CACHE_DIR")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "kpi_engine"
+
+
+def _split(argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """(--project value, the rest) when the command is ``run``; else None."""
+    project = None
+    rest = list(argv)
+    if rest and rest[0] == "--project" and len(rest) > 1:
+        project, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--project="):
+        project, rest = rest[0].split("=", 1)[1], rest[1:]
+    if not rest or rest[0] != "run" or any(a in ("-h", "--help") for a in rest):
+        return None
+    return project, rest
+
+
+def _entry_path(argv: list[str]) -> tuple[Path, Path] | None:
+    """(project root, cache file) for this command line."""
+    from .locate import find_project
+
+    split = _split(argv)
+    directory = _cache_dir()
+    if split is None or directory is None:
+        return None
+    project, rest = split
+    root = Path(project).resolve() if project else find_project(Path.cwd())
+    key = json.dumps([__version__, sys.version, str(root), rest])
+    return root, directory / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return [info.st_mtime_ns, info.st_size]
+
+
+def _code_fingerprint() -> str:
+    """kpi_engine's own sources: an upgrade or an edit invalidates every entry."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for folder, _, files in sorted(os.walk(package)):
+        for name in sorted(files):
+            if name.endswith((".py", ".lark")):
+                digest.update(f"{folder}/{name}{_stat(Path(folder) / name)}".encode())
+    return digest.hexdigest()
+
+
+def remember(project: Project, argv: list[str] | None, result: Result) -> None:
+    """Store a successful run for :func:`run_cached` (quietly does nothing when it cannot)."""
+    argv = ARGV if argv is None else argv
+    if argv is None or project.inputs is None:
+        return
+    located = _entry_path(argv)
+    if located is None:
+        return
+    root, path = located
+    connector = project.connectors.get(_source_of(project, result))
+    plugins = {project.registry.pm.get_name(p) for p in project.registry.pm.get_plugins()}
+    if connector is None or connector.name not in ("duckdb", "sqlite") or plugins - _BUILTIN_PLUGINS:
+        return  # plugins may do anything; only the built-in connectors are opened here
+    inputs = project.inputs
+    files = [f for f in [inputs.config, *inputs.files, *inputs.plugins] if f is not None]
+    options = dict(connector.options.model_dump())
+    location = getattr(connector, "path", None)
+    entry = {
+        "root": str(root),
+        "files": [[str(f), _stat(f)] for f in files],
+        "folders": [[str(d), _stat(d)] for d in inputs.folders],
+        "variables": inputs.variables,
+        "code": _code_fingerprint(),
+        "connector": {"name": connector.name, "path": str(location) if location else None, "options": options},
+        "sql": result.sql,
+        "columns": result.columns,
+        "kpis": [[k.name, k.format, k.decimals, k.unit, k.target, k.warning, k.direction]
+                 for k in result.kpis.values()],
+        "dimensions": list(result.dimensions),
+        "grain": result.grain,
+        "format": _option(argv, "--format", "table"),
+        "status": "--status" in argv,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(entry))
+        temporary.replace(path)
+    except OSError:
+        pass
+
+
+def _source_of(project: Project, result: Result) -> str:
+    names = list(result.kpis)
+    return project.source_of(names[0]) if names else "default"
+
+
+def _option(argv: list[str], name: str, default: str) -> str:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+def run_cached(argv: list[str]) -> bool:
+    """Answer ``kpi run ...`` from the cache; False when the normal path must run."""
+    try:
+        located = _entry_path(argv)
+        if located is None or not located[1].is_file():
+            return False
+        entry = json.loads(located[1].read_text())
+        if not _still_valid(entry):
+            return False
+        columns, rows = _execute(entry)
+    except Exception:
+        return False
+    from .output import render_result
+    from .result import Result
+    from .status import KpiDisplay
+
+    kpis = {k[0]: KpiDisplay(*k) for k in entry["kpis"]}
+    result = Result(columns, rows, entry["sql"], kpis, tuple(entry["dimensions"]), entry["grain"]).sorted()
+    if entry["status"]:
+        result = result.with_status()
+    sys.stdout.write(render_result(result, entry["format"]) + "\n")
+    return True
+
+
+def _still_valid(entry: dict[str, Any]) -> bool:
+    for path, stat in entry["files"]:
+        if _stat(Path(path)) != stat:
+            return False
+    for path, stat in entry["folders"]:
+        if _stat(Path(path)) != stat:
+            return False
+    for name, value in entry["variables"].items():
+        if os.environ.get(name) != value:
+            return False
+    return entry["code"] == _code_fingerprint()
+
+
+def _execute(entry: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+    """Run the stored SQL read-only, as the connector would."""
+    from .values import normalise_value
+
+    connector = entry["connector"]
+    options = connector["options"]
+    if connector["name"] == "duckdb":
+        import duckdb
+
+        config = {k: options[k] for k in ("threads", "memory_limit") if options.get(k)}
+        if connector["path"] is None:
+            con = duckdb.connect(":memory:", config=config)
+        else:
+            if not Path(connector["path"]).is_file():
+                raise FileNotFoundError(connector["path"])
+            con = duckdb.connect(connector["path"], read_only=True, config=config)
+    else:
+        import sqlite3
+
+        con = sqlite3.connect(f"{Path(connector['path']).resolve().as_uri()}?mode=ro", uri=True,
+                              timeout=options.get("timeout", 5.0))
+        con.execute("PRAGMA query_only = ON")
+    try:
+        cursor = con.execute(entry["sql"])
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    return list(entry["columns"]), [tuple(normalise_value(v) for v in row) for row in rows]

@@ -1,0 +1,19 @@
+"""The ``kpi`` executable: the compile cache first, then the full command line."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main() -> None:
+    from . import fastpath
+
+    argv = sys.argv[1:]
+    if fastpath.run_cached(argv):
+        return
+    fastpath.ARGV = argv
+    from .cli import main as cli
+
+    cli()

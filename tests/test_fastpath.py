@@ -1,0 +1,96 @@
+"""The compile cache of ``kpi run``: same output, never stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_tables
+
+DEFINITIONS = """
+datasets:
+  tickets:
+    table: tickets
+    time: created_at
+kpis:
+  volume: {dataset: tickets, formula: count(), target: 2}
+"""
+# January 2025: 2 tickets; February: 1
+ROWS = [(1, dt.datetime(2025, 1, 2)), (2, dt.datetime(2025, 1, 3)), (3, dt.datetime(2025, 2, 1))]
+
+# runs the kpi executable and reports, at exit, which heavy modules it imported
+PROBE = (
+    "import atexit, sys; atexit.register(lambda: print(sorted(m for m in ('sqlglot', 'pydantic', 'lark', 'yaml', "
+    "'click') if m in sys.modules), file=sys.stderr)); from kpi_engine import launch; "
+    "sys.argv = ['kpi'] + sys.argv[1:]; launch.main()"
+)
+
+
+@pytest.fixture
+def project(write_project, tmp_path, monkeypatch):
+    root = write_project({
+        "kpi.yml": "sources:\n  default:\n    connector: duckdb\n    database: ${KPI_TEST_DB:-data.duckdb}\n",
+        "definitions/a.yml": DEFINITIONS,
+    })
+    write_tables("duckdb", root / "data.duckdb", {"tickets": (["id", "created_at"], ROWS)})
+    monkeypatch.setenv("KPI_ENGINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("KPI_ENGINE_NO_CACHE", raising=False)
+    monkeypatch.delenv("KPI_TEST_DB", raising=False)
+    return root
+
+
+def kpi(root, *args):
+    """Run the kpi executable; return (exit code, stdout, the heavy modules it imported)."""
+    done = subprocess.run([sys.executable, "-c", PROBE, "--project", str(root), *args], capture_output=True,
+                          text=True, env=os.environ.copy())
+    *messages, modules = done.stderr.strip().splitlines()
+    if done.returncode:
+        return done.returncode, done.stdout, "\n".join(messages)
+    return done.returncode, done.stdout, json.loads(modules.replace("'", '"'))
+
+
+def test_second_run_skips_the_compiler_and_prints_the_same(project):
+    code, first, modules = kpi(project, "run", "volume", "--status", "--format", "csv")
+    assert code == 0 and "click" in modules and "sqlglot" in modules
+    assert first.splitlines() == ["period,volume,volume__status", "2025-01-01,2,ok", "2025-02-01,1,bad"]
+    code, second, modules = kpi(project, "run", "volume", "--status", "--format", "csv")
+    assert (code, second, modules) == (0, first, [])
+
+
+def test_an_edited_definition_is_never_served_stale(project):
+    kpi(project, "run", "volume", "--format", "json")
+    (project / "definitions" / "a.yml").write_text(DEFINITIONS.replace("count()", "count() * 10"))
+    code, out, modules = kpi(project, "run", "volume", "--format", "json")
+    assert json.loads(out) == [{"period": "2025-01-01", "volume": 20}, {"period": "2025-02-01", "volume": 10}]
+    assert "sqlglot" in modules
+
+
+def test_a_new_file_or_a_changed_variable_is_noticed(project, monkeypatch):
+    kpi(project, "run", "volume", "--format", "json")
+    (project / "definitions" / "b.yml").write_text("kpis:\n  broken: {formula: nope}\n")
+    code, _, stderr = kpi(project, "run", "volume", "--format", "json")
+    assert code == 1 and "unknown KPI 'nope'" in stderr
+    (project / "definitions" / "b.yml").unlink()
+    kpi(project, "run", "volume", "--format", "json")
+    monkeypatch.setenv("KPI_TEST_DB", "missing.duckdb")
+    code, _, stderr = kpi(project, "run", "volume", "--format", "json")
+    assert code == 3 and "missing.duckdb does not exist" in stderr
+
+
+def test_errors_still_come_from_the_full_path(project):
+    kpi(project, "run", "volume")
+    (project / "data.duckdb").unlink()
+    code, _, stderr = kpi(project, "run", "volume")
+    assert code == 3 and "does not exist" in stderr and "Traceback" not in stderr
+
+
+def test_the_cache_can_be_turned_off(project, monkeypatch):
+    monkeypatch.setenv("KPI_ENGINE_NO_CACHE", "1")
+    kpi(project, "run", "volume")
+    code, _, modules = kpi(project, "run", "volume")
+    assert code == 0 and "sqlglot" in modules
