@@ -39,7 +39,8 @@ def definition_files(root: Path, entries: Iterable[str], document: YamlDocument 
             files.extend(found)
         elif path.is_file():
             files.append(path)
-        elif document is not None:
+        elif document is not None and isinstance(document.data, dict) and "definitions" in document.data:
+            # only a folder named in kpi.yml must exist; the default one may be absent
             errors.append(DefinitionError(f"definitions path '{entry}' does not exist",
                                           span=document.span_at(("definitions", i)), code="missing-path"))
     return list(dict.fromkeys(files)), errors
