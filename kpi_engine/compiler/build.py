@@ -140,8 +140,15 @@ class _Level:
         return f"kpi_v{self.key}"
 
     @property
+    def inline(self) -> bool:
+        """No window and no previous(): the final SELECT computes the values from the V layer itself."""
+        return not self.shifts and not any(e.find(exp.Window) for _, e in self.window_exprs)
+
+    @property
     def out(self) -> str:
         """The CTE holding every atom value of this level."""
+        if self.inline:
+            return self.v
         return f"kpi_x{self.key}" if self.shifts else f"kpi_w{self.key}"
 
 
@@ -192,6 +199,7 @@ class _Build:
         self.stocks: dict[tuple, _Stock] = {}
         self.ranges: dict[tuple[Atom, str], _Range] = {}
         self.stock_end = False
+        self.literal_bounds = False
         self.max_shift = 0  # the furthest previous() reaches back
         #: (CTE, column) pairs whose values are periods that hold data; they decide a missing --from/--to
         self.raw: list[tuple[str, str, bool]] = []  # (cte, column, reads every earlier row)
@@ -199,6 +207,17 @@ class _Build:
     def name(self, prefix: str) -> str:
         self.counter += 1
         return f"kpi_{prefix}{self.counter}"
+
+    def bound(self, name: str) -> exp.Expression:
+        """lo, hi, spine_lo or spine_hi: a literal when both dates are given and no history is read."""
+        if self.literal_bounds:
+            value = {"lo": self.lo_lit, "hi": self.hi_lit, "spine_lo": self.spine_lower,
+                     "spine_hi": self.hi_lit}[name]
+            return lit(value)
+        return col(name, "kpi_bounds")
+
+    def bounds_join(self) -> list[exp.Join]:
+        return [] if self.literal_bounds else [sql.join(table_ref("kpi_bounds"), None, kind="CROSS")]
 
     def cte(self, name: str, body: exp.Expression) -> None:
         self.ctes.append((name, body))
@@ -229,6 +248,10 @@ class _Build:
             levels["t"] = _Level("t", ())
         for atom in dict.fromkeys(atoms):
             self._plan_atom(atom, levels)
+        reads_history = (self.stocks or any(s.unbounded for s in self.scans.values())
+                         or any(r.atom.at or (r.atom.window and r.atom.window.kind == "cumulative")
+                                for r in self.ranges.values()))
+        self.literal_bounds = self.lo_lit is not None and self.hi_lit is not None and not reads_history
 
         for scan in self.scans.values():
             self._emit_scan(scan, levels)
@@ -572,20 +595,22 @@ class _Build:
         return substitute(self.where_node)
 
     def _time_range(self, time_col: exp.Expression, lower: int | None, unbounded: bool) -> list[exp.Expression]:
-        """Rows with a time, inside the periods a scan must read."""
-        conds: list[exp.Expression] = [_not_null(time_col)]
+        """Rows with a time, inside the periods a scan must read (a range excludes nulls by itself)."""
         q, d = self.q, self.d
+        conds: list[exp.Expression] = []
         if self.all:
             if q.start:
                 conds.append(exp.GTE(this=time_col.copy(), expression=d.time_literal(q.start)))
             if q.end:
                 conds.append(exp.LT(this=time_col.copy(), expression=d.time_literal(q.end + dt.timedelta(days=1))))
-            return conds
-        if lower is not None and not unbounded:
-            conds.append(exp.GTE(this=time_col.copy(), expression=d.time_literal(P.start_date(lower, self.grain))))
-        if self.hi_lit is not None:
-            conds.append(exp.LT(this=time_col.copy(), expression=d.time_literal(P.end_date(self.hi_lit, self.grain))))
-        return conds
+        else:
+            if lower is not None and not unbounded:
+                conds.append(exp.GTE(this=time_col.copy(),
+                                     expression=d.time_literal(P.start_date(lower, self.grain))))
+            if self.hi_lit is not None:
+                conds.append(exp.LT(this=time_col.copy(),
+                                    expression=d.time_literal(P.end_date(self.hi_lit, self.grain))))
+        return conds or [_not_null(time_col)]
 
     @staticmethod
     def _shared_filter(filters: list[f.Node | None]) -> tuple[f.Node | None, f.Node | None]:
@@ -642,13 +667,13 @@ class _Build:
         self.raw.append((scan.cte, "p", scan.unbounded))
         source = _Source(scan.cte, [(m.name, m.func in _ZERO_WHEN_EMPTY) for m in measures], True, scan.unbounded)
         if level.dims:
-            in_range = exp.Between(this=col("p", scan.cte), low=col("lo", "kpi_bounds"), high=col("hi", "kpi_bounds"))
+            in_range = exp.Between(this=col("p", scan.cte), low=self.bound("lo"), high=self.bound("hi"))
             if not scan.dims_filters:
                 in_range = exp.false()  # only total() reads it
             elif seen is not None:
                 in_range = sql.and_(in_range, exp.GT(this=col(seen, scan.cte), expression=lit(0)))
             source.combos = sql.select([col(f"d_{d}", scan.cte) for d in level.dims], table_ref(scan.cte),
-                                       joins=[sql.join(table_ref("kpi_bounds"), None, kind="CROSS")],
+                                       joins=self.bounds_join(),
                                        where=in_range)
         level.sources.append(source)
         if scan.rollup:
@@ -711,18 +736,18 @@ class _Build:
         if level.dims:
             # the dimension values of rows active at some instant of the reported periods
             base, joins = self._from(dataset, used)
-            joins.append(sql.join(table_ref("kpi_bounds"), None, kind="CROSS"))
+            joins.extend(self.bounds_join())
             from_p = self.d.period_index(start_col.copy(), self.grain)
             started = sql.or_(  # by the first instant after the last period (at=end reads it), included
-                exp.LTE(this=from_p, expression=col("hi", "kpi_bounds")),
-                sql.and_(exp.EQ(this=from_p.copy(), expression=sql.binary(exp.Add, col("hi", "kpi_bounds"), lit(1))),
+                exp.LTE(this=from_p, expression=self.bound("hi")),
+                sql.and_(exp.EQ(this=from_p.copy(), expression=sql.binary(exp.Add, self.bound("hi"), lit(1))),
                          self.d.is_period_start(start_col.copy(), from_p.copy(), self.grain)))
             conds = [_not_null(start_col.copy()), started]
             if end_col is not None:
                 to_p = self.d.period_index(end_col.copy(), self.grain)
                 ended_before = sql.or_(
-                    exp.LT(this=to_p, expression=col("lo", "kpi_bounds")),
-                    sql.and_(exp.EQ(this=to_p.copy(), expression=col("lo", "kpi_bounds")),
+                    exp.LT(this=to_p, expression=self.bound("lo")),
+                    sql.and_(exp.EQ(this=to_p.copy(), expression=self.bound("lo")),
                              self.d.is_period_start(end_col.copy(), to_p.copy(), self.grain)))
                 conds += [never_active.copy(), sql.or_(exp.Is(this=end_col.copy(), expression=exp.null()),
                                                         exp.Not(this=wrap(ended_before)))]
@@ -829,18 +854,18 @@ class _Build:
         source = _Source(cte, [(value, func in _ZERO_WHEN_EMPTY)], False)
         if level.dims:
             if atom.at is None:
-                seen = exp.Between(this=r("q"), low=col("lo", "kpi_bounds"), high=col("hi", "kpi_bounds"))
+                seen = exp.Between(this=r("q"), low=self.bound("lo"), high=self.bound("hi"))
             else:  # active at some instant from the first period's start to the first instant after the last
-                seen = sql.or_(exp.LTE(this=r("fa"), expression=col("hi", "kpi_bounds")),
-                               sql.and_(exp.EQ(this=r("fa"), expression=sql.binary(exp.Add, col("hi", "kpi_bounds"),
+                seen = sql.or_(exp.LTE(this=r("fa"), expression=self.bound("hi")),
+                               sql.and_(exp.EQ(this=r("fa"), expression=sql.binary(exp.Add, self.bound("hi"),
                                                                                       lit(1))), _truthy(r("fe"))))
                 if active.to:
-                    ended_before = sql.or_(exp.LT(this=r("ta"), expression=col("lo", "kpi_bounds")),
-                                           sql.and_(exp.EQ(this=r("ta"), expression=col("lo", "kpi_bounds")),
+                    ended_before = sql.or_(exp.LT(this=r("ta"), expression=self.bound("lo")),
+                                           sql.and_(exp.EQ(this=r("ta"), expression=self.bound("lo")),
                                                     _truthy(r("te"))))
                     seen = sql.and_(seen, sql.or_(_is_null(r("ta")), exp.Not(this=wrap(ended_before))))
             source.combos = sql.select([r(f"d_{d}") for d in level.dims], table_ref(rows),
-                                       joins=[sql.join(table_ref("kpi_bounds"), None, kind="CROSS")],
+                                       joins=self.bounds_join(),
                                        where=seen, distinct=True)
         level.sources.append(source)
 
@@ -871,6 +896,8 @@ class _Build:
     # -- bounds, spine, values ---------------------------------------------------
     def _emit_bounds(self) -> None:
         """lo..hi: the reported periods; spine_lo..spine_hi: every period a window or previous() reads."""
+        if self.literal_bounds:
+            return  # every bound is a literal, written where it is used
 
         def union(items: list[tuple[str, str, bool]]) -> exp.Expression:
             parts = [sql.select([alias(col(column), "p")], table_ref(cte)) for cte, column, _ in items]
@@ -900,14 +927,16 @@ class _Build:
                                            alias(spine_hi, "spine_hi")], from_))
 
     def _emit_periods(self) -> None:
+        bounds = None if self.literal_bounds else "kpi_bounds"
+        low, high = self.bound("spine_lo"), self.bound("spine_hi")
         if self.all:
             body = sql.select([alias(lit(0), "p")])
         elif self.d.uses_recursive_series:
             self.recursive = True
-            body = self.d.recursive_series(col("spine_lo", "kpi_bounds"), col("spine_hi", "kpi_bounds"),
-                                           "kpi_bounds", "kpi_periods")
+            body = self.d.recursive_series(low, high, bounds, "kpi_periods")
         else:
-            body = self.d.series(col("spine_lo"), col("spine_hi"), "kpi_bounds")
+            body = self.d.series(low if bounds is None else col("spine_lo"),
+                                 high if bounds is None else col("spine_hi"), bounds)
         self.cte("kpi_periods", body)
 
     def _emit_combos(self, level: _Level) -> None:
@@ -917,10 +946,10 @@ class _Build:
             if source.combos is not None:
                 parts.append(source.combos)
             elif source.raw:
-                in_range = exp.Between(this=col("p", source.cte), low=col("lo", "kpi_bounds"),
-                                       high=col("hi", "kpi_bounds"))
+                in_range = exp.Between(this=col("p", source.cte), low=self.bound("lo"),
+                                       high=self.bound("hi"))
                 parts.append(sql.select([c.copy() for c in dim_cols], table_ref(source.cte),
-                                        joins=[sql.join(table_ref("kpi_bounds"), None, kind="CROSS")],
+                                        joins=self.bounds_join(),
                                         where=in_range))
         if parts:
             union = parts[0]
@@ -946,6 +975,8 @@ class _Build:
                 value = col(name, source.cte)
                 columns.append(alias(exp.Coalesce(this=value, expressions=[lit(0)]) if zero else value, name))
         self.cte(v, sql.select(columns, table_ref("kpi_periods"), joins=joins))
+        if level.inline:
+            return  # the final SELECT reads the values directly
         keys = [col("p", v), *[col(f"d_{d}", v) for d in dims]]
         w = f"kpi_w{level.key}"
         self.cte(w, sql.select(keys + [alias(e, name) for name, e in level.window_exprs], table_ref(v)))
@@ -966,6 +997,8 @@ class _Build:
 
         def atom_value(atom: Atom) -> exp.Expression:
             level = levels["t" if atom.total else "d"]
+            if level.inline:
+                return dict(level.window_exprs)[level.values[atom]].copy()
             return col(level.values[atom], level.out)
 
         tr = Translator(self.d, self.catalog.functions, atom=atom_value)
@@ -974,11 +1007,13 @@ class _Build:
             columns.append(alias(self.d.period_date(col("p", x), self.grain), "period"))
         columns += [alias(col(f"d_{d}", x), d) for d in self.q.by]
         columns += [alias(tr(tree), name) for name, tree in metrics.items()]
-        joins = [sql.join(table_ref("kpi_bounds"), None, kind="CROSS")]
+        joins = self.bounds_join()
         if "t" in levels:
             t = levels["t"].out
             joins.append(sql.join(table_ref(t), exp.EQ(this=col("p", t), expression=col("p", x)), kind="LEFT"))
-        where = exp.Between(this=col("p", x), low=col("lo", "kpi_bounds"), high=col("hi", "kpi_bounds"))
+        where = None
+        if not (self.literal_bounds and self.spine_lower == self.lo_lit):  # the spine reaches outside lo..hi
+            where = exp.Between(this=col("p", x), low=self.bound("lo"), high=self.bound("hi"))
         order = [exp.Ordered(this=col("p", x), nulls_first=False)]
         order += [exp.Ordered(this=col(f"d_{d}", x), nulls_first=False) for d in self.q.by]
         return sql.select(columns, table_ref(x), joins=joins, where=where, order_by=order)

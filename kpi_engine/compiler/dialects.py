@@ -261,16 +261,27 @@ class SqlDialect:
         )
 
     # ----------------------------------------------------------------- series
-    def series(self, low: exp.Expression, high: exp.Expression, bounds: str) -> exp.Expression:
-        """SELECT p FROM <every integer from low to high>; low/high are columns of CTE ``bounds``."""
-        return sql.select(
-            [sql.alias(exp.Unnest(expressions=[func("GENERATE_SERIES", low, high)]), "p")],
-            exp.Table(this=sql.ident(bounds)),
-            where=exp.Not(this=exp.Is(this=low, expression=exp.null())),
-        )
+    def series(self, low: exp.Expression, high: exp.Expression, bounds: str | None) -> exp.Expression:
+        """SELECT p FROM <every integer from low to high>.
 
-    def recursive_series(self, low: exp.Expression, high: exp.Expression, bounds: str, name: str) -> exp.Expression:
+        low/high are columns of the CTE ``bounds``, or literals when ``bounds`` is None.
+        """
+        return self._series_select(exp.Unnest(expressions=[func("GENERATE_SERIES", low, high)]), low, bounds)
+
+    def _series_select(self, values: exp.Expression, low: exp.Expression, bounds: str | None) -> exp.Expression:
+        if bounds is None:
+            return sql.select([sql.alias(values, "p")])
+        return sql.select([sql.alias(values, "p")], exp.Table(this=sql.ident(bounds)),
+                          where=exp.Not(this=exp.Is(this=low.copy(), expression=exp.null())))
+
+    def recursive_series(self, low: exp.Expression, high: exp.Expression, bounds: str | None,
+                         name: str) -> exp.Expression:
         """The portable form: a recursive CTE ``name(p)``; used where no series function exists."""
+        if bounds is None:
+            seed = sql.select([sql.alias(low, "p")])
+            step = sql.select([sql.alias(exp.Add(this=col("p", name), expression=lit(1)), "p")],
+                              exp.Table(this=sql.ident(name)), where=exp.LT(this=col("p", name), expression=high))
+            return exp.Union(this=seed, expression=step, distinct=False)
         seed = sql.select([sql.alias(low, "p")], exp.Table(this=sql.ident(bounds)),
                           where=exp.Not(this=exp.Is(this=low, expression=exp.null())))
         step = sql.select(
@@ -332,9 +343,7 @@ class Postgres(SqlDialect):
         return self._make_date(index, grain)
 
     def series(self, low, high, bounds):
-        return sql.select([sql.alias(func("GENERATE_SERIES", low, high), "p")],
-                          exp.Table(this=sql.ident(bounds)),
-                          where=exp.Not(this=exp.Is(this=low, expression=exp.null())))
+        return self._series_select(func("GENERATE_SERIES", low, high), low, bounds)
 
 
 class SQLite(SqlDialect):
@@ -445,9 +454,7 @@ class Spark(SqlDialect):
         return func("PERCENTILE", arg, lit(fraction))
 
     def series(self, low, high, bounds):
-        return sql.select([sql.alias(func("EXPLODE", func("SEQUENCE", low, high)), "p")],
-                          exp.Table(this=sql.ident(bounds)),
-                          where=exp.Not(this=exp.Is(this=low, expression=exp.null())))
+        return self._series_select(func("EXPLODE", func("SEQUENCE", low, high)), low, bounds)
 
 
 class Snowflake(SqlDialect):
@@ -511,6 +518,8 @@ class BigQuery(SqlDialect):
         # BigQuery names an UNNEST's value column through the alias' columns
         unnest = exp.Unnest(expressions=[func("GENERATE_ARRAY", low, high)],
                             alias=exp.TableAlias(columns=[sql.ident("p")]))
+        if bounds is None:
+            return sql.select([col("p")], unnest)
         return sql.select([col("p")], exp.Table(this=sql.ident(bounds)),
                           joins=[sql.join(unnest, None, kind="CROSS")])
 
@@ -543,6 +552,8 @@ class Trino(SqlDialect):
     def series(self, low, high, bounds):
         unnest = exp.Unnest(expressions=[func("SEQUENCE", low, high)],
                             alias=exp.TableAlias(this=sql.ident("s"), columns=[sql.ident("p")]))
+        if bounds is None:
+            return sql.select([col("p", "s")], unnest)
         return sql.select([col("p", "s")], exp.Table(this=sql.ident(bounds)),
                           joins=[sql.join(unnest, None, kind="CROSS")])
 

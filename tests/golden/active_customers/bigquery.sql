@@ -5,9 +5,7 @@ WITH kpi_s2 AS (
     COUNT(*) AS m2_1
   FROM customers AS customers
   WHERE
-    NOT customers.churned_at IS NULL
-    AND customers.churned_at >= '2025-01-01'
-    AND customers.churned_at < '2025-04-01'
+    customers.churned_at >= '2025-01-01' AND customers.churned_at < '2025-04-01'
   GROUP BY
     EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
     customers.plan

@@ -5,9 +5,7 @@ WITH RECURSIVE kpi_s2 AS (
     COUNT(*) AS m2_1
   FROM customers AS customers
   WHERE
-    NOT customers.churned_at IS NULL
-    AND customers.churned_at >= '2025-01-01'
-    AND customers.churned_at < '2025-04-01'
+    customers.churned_at >= '2025-01-01' AND customers.churned_at < '2025-04-01'
   GROUP BY
     CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1,
     customers.plan

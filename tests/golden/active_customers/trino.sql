@@ -5,8 +5,7 @@ WITH kpi_s2 AS (
     COUNT(*) AS m2_1
   FROM customers AS customers
   WHERE
-    NOT customers.churned_at IS NULL
-    AND customers.churned_at >= CAST('2025-01-01' AS TIMESTAMP)
+    customers.churned_at >= CAST('2025-01-01' AS TIMESTAMP)
     AND customers.churned_at < CAST('2025-04-01' AS TIMESTAMP)
   GROUP BY
     EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,

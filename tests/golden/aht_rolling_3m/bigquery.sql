@@ -5,22 +5,13 @@ WITH kpi_s1 AS (
     COUNT(CASE WHEN calls.answered THEN calls.handle_seconds END) AS m1_2
   FROM calls AS calls
   WHERE
-    NOT calls.called_at IS NULL
-    AND calls.called_at >= '2024-12-16'
-    AND calls.called_at < '2025-04-07'
+    calls.called_at >= '2024-12-16' AND calls.called_at < '2025-04-07'
   GROUP BY
     DIV(DATE_DIFF(CAST(calls.called_at AS DATE), CAST('1900-01-01' AS DATE), DAY), 7)
-), kpi_bounds AS (
-  SELECT
-    6522 AS lo,
-    6535 AS hi,
-    6520 AS spine_lo,
-    6535 AS spine_hi
 ), kpi_periods AS (
   SELECT
     p
-  FROM kpi_bounds
-  CROSS JOIN UNNEST(GENERATE_ARRAY(spine_lo, spine_hi)) AS p
+  FROM UNNEST(GENERATE_ARRAY(6520, 6535)) AS p
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -42,8 +33,7 @@ SELECT
   DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_wd.p * 7) DAY) AS period,
   kpi_wd.w1_d AS aht_rolling_3m
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 6522 AND 6535
 ORDER BY
   kpi_wd.p NULLS LAST

@@ -5,30 +5,18 @@ WITH RECURSIVE kpi_s1 AS (
     COUNT(CASE WHEN calls.answered THEN calls.handle_seconds END) AS m1_2
   FROM calls AS calls
   WHERE
-    NOT calls.called_at IS NULL
-    AND calls.called_at >= '2024-12-16'
-    AND calls.called_at < '2025-04-07'
+    calls.called_at >= '2024-12-16' AND calls.called_at < '2025-04-07'
   GROUP BY
     FLOOR(DATEDIFF(DAY, CAST('1900-01-01' AS DATE), CAST(calls.called_at AS DATE)) / 7)
-), kpi_bounds AS (
-  SELECT
-    6522 AS lo,
-    6535 AS hi,
-    6520 AS spine_lo,
-    6535 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    6520 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 6535
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -50,8 +38,7 @@ SELECT
   DATEADD(DAY, kpi_wd.p * 7, CAST('1900-01-01' AS DATE)) AS period,
   kpi_wd.w1_d AS aht_rolling_3m
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 6522 AND 6535
 ORDER BY
   kpi_wd.p

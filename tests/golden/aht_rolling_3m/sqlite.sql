@@ -7,30 +7,18 @@ WITH RECURSIVE kpi_s1 AS (
       calls.answered) AS m1_2
   FROM calls AS calls
   WHERE
-    NOT calls.called_at IS NULL
-    AND calls.called_at >= '2024-12-16'
-    AND calls.called_at < '2025-04-07'
+    calls.called_at >= '2024-12-16' AND calls.called_at < '2025-04-07'
   GROUP BY
     CAST(JULIANDAY(DATE(calls.called_at)) - 2415020.5 AS INTEGER) / 7
-), kpi_bounds AS (
-  SELECT
-    6522 AS lo,
-    6535 AS hi,
-    6520 AS spine_lo,
-    6535 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    6520 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 6535
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -52,8 +40,7 @@ SELECT
   DATE('1900-01-01', '+' || CAST(kpi_wd.p * 7 AS TEXT) || ' days') AS period,
   kpi_wd.w1_d AS aht_rolling_3m
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 6522 AND 6535
 ORDER BY
   kpi_wd.p NULLS LAST

@@ -7,22 +7,14 @@ WITH kpi_s1 AS (
       calls.answered) AS m1_2
   FROM calls AS calls
   WHERE
-    NOT calls.called_at IS NULL
-    AND calls.called_at >= CAST('2024-12-16' AS TIMESTAMP)
+    calls.called_at >= CAST('2024-12-16' AS TIMESTAMP)
     AND calls.called_at < CAST('2025-04-07' AS TIMESTAMP)
   GROUP BY
     FLOOR(DATE_DIFF('day', CAST('1900-01-01' AS DATE), CAST(calls.called_at AS DATE)) / 7)
-), kpi_bounds AS (
-  SELECT
-    6522 AS lo,
-    6535 AS hi,
-    6520 AS spine_lo,
-    6535 AS spine_hi
 ), kpi_periods AS (
   SELECT
     s.p
-  FROM kpi_bounds
-  CROSS JOIN UNNEST(SEQUENCE(spine_lo, spine_hi)) AS s(p)
+  FROM UNNEST(SEQUENCE(6520, 6535)) AS s(p)
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -44,8 +36,7 @@ SELECT
   DATE_ADD('day', kpi_wd.p * 7, CAST('1900-01-01' AS DATE)) AS period,
   kpi_wd.w1_d AS aht_rolling_3m
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 6522 AND 6535
 ORDER BY
   kpi_wd.p

@@ -5,8 +5,7 @@ WITH kpi_s1 AS (
     SUM(marketing_spend.amount) AS m1_1
   FROM marketing_spend AS marketing_spend
   WHERE
-    NOT marketing_spend.spend_date IS NULL
-    AND marketing_spend.spend_date >= '2025-01-01'
+    marketing_spend.spend_date >= '2025-01-01'
     AND marketing_spend.spend_date < '2025-04-01'
   GROUP BY
     YEAR(marketing_spend.spend_date) * 12 + MONTH(marketing_spend.spend_date) - 1,
@@ -18,24 +17,13 @@ WITH kpi_s1 AS (
     COUNT(*) AS m2_1
   FROM customers AS customers
   WHERE
-    NOT customers.signup_at IS NULL
-    AND customers.signup_at >= '2025-01-01'
-    AND customers.signup_at < '2025-04-01'
+    customers.signup_at >= '2025-01-01' AND customers.signup_at < '2025-04-01'
   GROUP BY
     YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1,
     customers.channel
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(spine_lo, spine_hi)) AS p
-  FROM kpi_bounds
-  WHERE
-    NOT spine_lo IS NULL
+    UNNEST(GENERATE_SERIES(24300, 24302)) AS p
 ), kpi_combos AS (
   SELECT DISTINCT
     d_acquisition_channel
@@ -43,16 +31,14 @@ WITH kpi_s1 AS (
     SELECT
       kpi_s1.d_acquisition_channel
     FROM kpi_s1
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s1.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s1.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT
       kpi_s2.d_acquisition_channel
     FROM kpi_s2
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s2.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
 ), kpi_vd AS (
   SELECT
@@ -68,24 +54,14 @@ WITH kpi_s1 AS (
   LEFT JOIN kpi_s2
     ON kpi_s2.p = kpi_periods.p
     AND kpi_s2.d_acquisition_channel IS NOT DISTINCT FROM kpi_combos.d_acquisition_channel
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.d_acquisition_channel,
-    kpi_vd.m1_1 AS w1_d,
-    kpi_vd.m2_1 AS w2_d
-  FROM kpi_vd
 )
 SELECT
-  MAKE_DATE(CAST(kpi_wd.p // 12 AS INT), CAST((
-    kpi_wd.p % 12
+  MAKE_DATE(CAST(kpi_vd.p // 12 AS INT), CAST((
+    kpi_vd.p % 12
   ) + 1 AS INT), 1) AS period,
-  kpi_wd.d_acquisition_channel AS acquisition_channel,
-  CAST(kpi_wd.w1_d AS DOUBLE) / NULLIF(kpi_wd.w2_d, 0) AS cac
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.d_acquisition_channel AS acquisition_channel,
+  CAST(kpi_vd.m1_1 AS DOUBLE) / NULLIF(kpi_vd.m2_1, 0) AS cac
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p,
-  kpi_wd.d_acquisition_channel
+  kpi_vd.p,
+  kpi_vd.d_acquisition_channel

@@ -5,8 +5,7 @@ WITH RECURSIVE kpi_s1 AS (
     SUM(marketing_spend.amount) AS m1_1
   FROM marketing_spend AS marketing_spend
   WHERE
-    NOT marketing_spend.spend_date IS NULL
-    AND marketing_spend.spend_date >= '2025-01-01'
+    marketing_spend.spend_date >= '2025-01-01'
     AND marketing_spend.spend_date < '2025-04-01'
   GROUP BY
     DATE_PART(YEAR, marketing_spend.spend_date) * 12 + DATE_PART(MONTH, marketing_spend.spend_date) - 1,
@@ -18,31 +17,19 @@ WITH RECURSIVE kpi_s1 AS (
     COUNT(*) AS m2_1
   FROM customers AS customers
   WHERE
-    NOT customers.signup_at IS NULL
-    AND customers.signup_at >= '2025-01-01'
-    AND customers.signup_at < '2025-04-01'
+    customers.signup_at >= '2025-01-01' AND customers.signup_at < '2025-04-01'
   GROUP BY
     DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1,
     customers.channel
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    24300 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 24302
 ), kpi_combos AS (
   SELECT DISTINCT
     d_acquisition_channel
@@ -50,16 +37,14 @@ WITH RECURSIVE kpi_s1 AS (
     SELECT
       kpi_s1.d_acquisition_channel
     FROM kpi_s1
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s1.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s1.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT
       kpi_s2.d_acquisition_channel
     FROM kpi_s2
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s2.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
 ), kpi_vd AS (
   SELECT
@@ -75,22 +60,12 @@ WITH RECURSIVE kpi_s1 AS (
   LEFT JOIN kpi_s2
     ON kpi_s2.p = kpi_periods.p
     AND kpi_s2.d_acquisition_channel IS NOT DISTINCT FROM kpi_combos.d_acquisition_channel
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.d_acquisition_channel,
-    kpi_vd.m1_1 AS w1_d,
-    kpi_vd.m2_1 AS w2_d
-  FROM kpi_vd
 )
 SELECT
-  DATEADD(MONTH, kpi_wd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_wd.d_acquisition_channel AS acquisition_channel,
-  CAST(kpi_wd.w1_d AS DOUBLE) / NULLIF(kpi_wd.w2_d, 0) AS cac
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  DATEADD(MONTH, kpi_vd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_vd.d_acquisition_channel AS acquisition_channel,
+  CAST(kpi_vd.m1_1 AS DOUBLE) / NULLIF(kpi_vd.m2_1, 0) AS cac
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p,
-  kpi_wd.d_acquisition_channel
+  kpi_vd.p,
+  kpi_vd.d_acquisition_channel

@@ -5,8 +5,7 @@ WITH kpi_s1 AS (
     COUNT(*) AS m1_1
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL
-    AND tickets.created_at >= '2025-01-01'
+    tickets.created_at >= '2025-01-01'
     AND tickets.created_at < '2025-04-01'
     AND tickets.priority <> 'low'
     AND NOT tickets.is_spam
@@ -20,18 +19,9 @@ WITH kpi_s1 AS (
   FROM kpi_s1
   GROUP BY
     p
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    EXPLODE(SEQUENCE(spine_lo, spine_hi)) AS p
-  FROM kpi_bounds
-  WHERE
-    NOT spine_lo IS NULL
+    EXPLODE(SEQUENCE(24300, 24302)) AS p
 ), kpi_combos AS (
   SELECT DISTINCT
     d_channel
@@ -39,9 +29,8 @@ WITH kpi_s1 AS (
     SELECT
       kpi_s1.d_channel
     FROM kpi_s1
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s1.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s1.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
 ), kpi_vd AS (
   SELECT
@@ -53,12 +42,6 @@ WITH kpi_s1 AS (
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p
     AND kpi_s1.d_channel IS NOT DISTINCT FROM kpi_combos.d_channel
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.d_channel,
-    kpi_vd.m1_1 AS w1_d
-  FROM kpi_vd
 ), kpi_vt AS (
   SELECT
     kpi_periods.p,
@@ -66,24 +49,16 @@ WITH kpi_s1 AS (
   FROM kpi_periods
   LEFT JOIN kpi_s1t
     ON kpi_s1t.p = kpi_periods.p
-), kpi_wt AS (
-  SELECT
-    kpi_vt.p,
-    kpi_vt.m1_1 AS w1_t
-  FROM kpi_vt
 )
 SELECT
-  MAKE_DATE(CAST(kpi_wd.p DIV 12 AS INT), CAST((
-    kpi_wd.p % 12
+  MAKE_DATE(CAST(kpi_vd.p DIV 12 AS INT), CAST((
+    kpi_vd.p % 12
   ) + 1 AS INT), 1) AS period,
-  kpi_wd.d_channel AS channel,
-  CAST(kpi_wd.w1_d AS DOUBLE) / NULLIF(kpi_wt.w1_t, 0) AS channel_share
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-LEFT JOIN kpi_wt
-  ON kpi_wt.p = kpi_wd.p
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.d_channel AS channel,
+  CAST(kpi_vd.m1_1 AS DOUBLE) / NULLIF(kpi_vt.m1_1, 0) AS channel_share
+FROM kpi_vd
+LEFT JOIN kpi_vt
+  ON kpi_vt.p = kpi_vd.p
 ORDER BY
-  kpi_wd.p NULLS LAST,
-  kpi_wd.d_channel NULLS LAST
+  kpi_vd.p NULLS LAST,
+  kpi_vd.d_channel NULLS LAST

@@ -5,7 +5,7 @@ WITH kpi_r1w AS (
     CASE WHEN NOT tickets.customer_id IS NULL THEN 1 ELSE 0 END AS c
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL AND tickets.created_at < '2025-04-01'
+    tickets.created_at < '2025-04-01'
 ), kpi_bounds AS (
   SELECT
     24300 AS lo,
@@ -53,18 +53,13 @@ WITH kpi_r1w AS (
   FROM kpi_periods
   LEFT JOIN kpi_r1
     ON kpi_r1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.kpi_r1_value AS w1_d
-  FROM kpi_vd
 )
 SELECT
-  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_wd.p - 22800) MONTH) AS period,
-  kpi_wd.w1_d AS customers_with_tickets_to_date
-FROM kpi_wd
+  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_vd.p - 22800) MONTH) AS period,
+  kpi_vd.kpi_r1_value AS customers_with_tickets_to_date
+FROM kpi_vd
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_wd.p NULLS LAST
+  kpi_vd.p NULLS LAST

@@ -8,32 +8,21 @@ WITH RECURSIVE kpi_s1 AS (
       tickets.status IN ('resolved', 'closed')) AS m1_2
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL
-    AND tickets.created_at >= '2025-01-01'
+    tickets.created_at >= '2025-01-01'
     AND tickets.created_at < '2025-04-01'
     AND NOT tickets.is_spam
   GROUP BY
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1,
     tickets.channel
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    24300 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 24302
 ), kpi_combos AS (
   SELECT DISTINCT
     d_channel
@@ -41,9 +30,8 @@ WITH RECURSIVE kpi_s1 AS (
     SELECT
       kpi_s1.d_channel
     FROM kpi_s1
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s1.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s1.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
 ), kpi_vd AS (
   SELECT
@@ -55,24 +43,14 @@ WITH RECURSIVE kpi_s1 AS (
   CROSS JOIN kpi_combos
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p AND kpi_s1.d_channel IS kpi_combos.d_channel
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.d_channel,
-    kpi_vd.m1_1 AS w1_d,
-    kpi_vd.m1_2 AS w2_d
-  FROM kpi_vd
 )
 SELECT
-  PRINTF('%04d-%02d-01', kpi_wd.p / 12, (
-    kpi_wd.p % 12
+  PRINTF('%04d-%02d-01', kpi_vd.p / 12, (
+    kpi_vd.p % 12
   ) + 1) AS period,
-  kpi_wd.d_channel AS channel,
-  CAST(kpi_wd.w1_d AS REAL) / NULLIF(kpi_wd.w2_d, 0) AS first_contact_resolution
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.d_channel AS channel,
+  CAST(kpi_vd.m1_1 AS REAL) / NULLIF(kpi_vd.m1_2, 0) AS first_contact_resolution
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p NULLS LAST,
-  kpi_wd.d_channel NULLS LAST
+  kpi_vd.p NULLS LAST,
+  kpi_vd.d_channel NULLS LAST

@@ -4,23 +4,15 @@ WITH kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    NOT orders.ordered_at IS NULL
-    AND orders.ordered_at >= '2024-12-01'
+    orders.ordered_at >= '2024-12-01'
     AND orders.ordered_at < '2025-04-01'
     AND orders.status = 'paid'
   GROUP BY
     EXTRACT(YEAR FROM orders.ordered_at) * 12 + EXTRACT(MONTH FROM orders.ordered_at) - 1
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24299 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
     p
-  FROM kpi_bounds
-  CROSS JOIN UNNEST(GENERATE_ARRAY(spine_lo, spine_hi)) AS p
+  FROM UNNEST(GENERATE_ARRAY(24299, 24302)) AS p
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -44,8 +36,7 @@ SELECT
   DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_xd.p - 22800) MONTH) AS period,
   CAST(kpi_xd.w1_d - kpi_xd.x1_d AS FLOAT64) / NULLIF(kpi_xd.x1_d, 0) AS monthly_sales_growth
 FROM kpi_xd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_xd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_xd.p BETWEEN 24300 AND 24302
 ORDER BY
   kpi_xd.p NULLS LAST

@@ -4,31 +4,20 @@ WITH RECURSIVE kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    NOT orders.ordered_at IS NULL
-    AND orders.ordered_at >= '2024-12-01'
+    orders.ordered_at >= '2024-12-01'
     AND orders.ordered_at < '2025-04-01'
     AND orders.status = 'paid'
   GROUP BY
     CAST(STRFTIME('%Y', orders.ordered_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', orders.ordered_at) AS INTEGER) - 1
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24299 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    24299 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 24302
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -54,8 +43,7 @@ SELECT
   ) + 1) AS period,
   CAST(kpi_xd.w1_d - kpi_xd.x1_d AS REAL) / NULLIF(kpi_xd.x1_d, 0) AS monthly_sales_growth
 FROM kpi_xd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_xd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_xd.p BETWEEN 24300 AND 24302
 ORDER BY
   kpi_xd.p NULLS LAST

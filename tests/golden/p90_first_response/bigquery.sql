@@ -65,20 +65,15 @@ WITH kpi_r1w AS (
   FROM kpi_periods
   LEFT JOIN kpi_r1
     ON kpi_r1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.kpi_r1_value AS w1_d
-  FROM kpi_vd
 )
 SELECT
   DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL ((
-    kpi_wd.p * 3
+    kpi_vd.p * 3
   ) - 22800) MONTH) AS period,
-  kpi_wd.w1_d AS p90_first_response
-FROM kpi_wd
+  kpi_vd.kpi_r1_value AS p90_first_response
+FROM kpi_vd
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_wd.p NULLS LAST
+  kpi_vd.p NULLS LAST

@@ -32,26 +32,21 @@ WITH kpi_s1 AS (
   FROM kpi_periods
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.m1_1 AS w1_d
-  FROM kpi_vd
 )
 SELECT
   MAKE_DATE(
-    CAST(DIV(kpi_wd.p * 3, 12) AS INT),
+    CAST(DIV(kpi_vd.p * 3, 12) AS INT),
     CAST((
       (
-        kpi_wd.p * 3
+        kpi_vd.p * 3
       ) % 12
     ) + 1 AS INT),
     1
   ) AS period,
-  kpi_wd.w1_d AS p90_first_response
-FROM kpi_wd
+  kpi_vd.m1_1 AS p90_first_response
+FROM kpi_vd
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_wd.p
+  kpi_vd.p

@@ -43,20 +43,15 @@ WITH RECURSIVE kpi_s1 AS (
   FROM kpi_periods
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.m1_1 AS w1_d
-  FROM kpi_vd
 )
 SELECT
   DATEADD(MONTH, (
-    kpi_wd.p * 3
+    kpi_vd.p * 3
   ) - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_wd.w1_d AS p90_first_response
-FROM kpi_wd
+  kpi_vd.m1_1 AS p90_first_response
+FROM kpi_vd
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_wd.p
+  kpi_vd.p

@@ -4,23 +4,15 @@ WITH kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    NOT orders.ordered_at IS NULL
-    AND orders.ordered_at >= '2025-01-01'
+    orders.ordered_at >= '2025-01-01'
     AND orders.ordered_at < '2025-04-01'
     AND orders.status = 'paid'
   GROUP BY
     DATE_DIFF(CAST(orders.ordered_at AS DATE), CAST('1900-01-01' AS DATE), DAY)
-), kpi_bounds AS (
-  SELECT
-    45715 AS lo,
-    45745 AS hi,
-    45656 AS spine_lo,
-    45745 AS spine_hi
 ), kpi_periods AS (
   SELECT
     p
-  FROM kpi_bounds
-  CROSS JOIN UNNEST(GENERATE_ARRAY(spine_lo, spine_hi)) AS p
+  FROM UNNEST(GENERATE_ARRAY(45656, 45745)) AS p
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -42,8 +34,7 @@ SELECT
   DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL kpi_wd.p DAY) AS period,
   kpi_wd.w1_d AS revenue_ytd
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 45715 AND 45745
 ORDER BY
   kpi_wd.p NULLS LAST

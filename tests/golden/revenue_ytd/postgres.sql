@@ -4,24 +4,14 @@ WITH kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    NOT orders.ordered_at IS NULL
-    AND orders.ordered_at >= '2025-01-01'
+    orders.ordered_at >= '2025-01-01'
     AND orders.ordered_at < '2025-04-01'
     AND orders.status = 'paid'
   GROUP BY
     CAST(orders.ordered_at AS DATE) - CAST('1900-01-01' AS DATE)
-), kpi_bounds AS (
-  SELECT
-    45715 AS lo,
-    45745 AS hi,
-    45656 AS spine_lo,
-    45745 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    GENERATE_SERIES(spine_lo, spine_hi) AS p
-  FROM kpi_bounds
-  WHERE
-    NOT spine_lo IS NULL
+    GENERATE_SERIES(45656, 45745) AS p
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -43,8 +33,7 @@ SELECT
   CAST('1900-01-01' AS DATE) + CAST(kpi_wd.p AS INT) AS period,
   kpi_wd.w1_d AS revenue_ytd
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 45715 AND 45745
 ORDER BY
   kpi_wd.p

@@ -4,31 +4,20 @@ WITH RECURSIVE kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    NOT orders.ordered_at IS NULL
-    AND orders.ordered_at >= '2025-01-01'
+    orders.ordered_at >= '2025-01-01'
     AND orders.ordered_at < '2025-04-01'
     AND orders.status = 'paid'
   GROUP BY
     CAST(JULIANDAY(DATE(orders.ordered_at)) - 2415020.5 AS INTEGER)
-), kpi_bounds AS (
-  SELECT
-    45715 AS lo,
-    45745 AS hi,
-    45656 AS spine_lo,
-    45745 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    45656 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 45745
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -50,8 +39,7 @@ SELECT
   DATE('1900-01-01', '+' || CAST(kpi_wd.p AS TEXT) || ' days') AS period,
   kpi_wd.w1_d AS revenue_ytd
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 45715 AND 45745
 ORDER BY
   kpi_wd.p NULLS LAST

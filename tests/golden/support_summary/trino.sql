@@ -9,8 +9,7 @@ WITH kpi_s1 AS (
       tickets.is_complaint) AS m1_3
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL
-    AND tickets.created_at >= CAST('2025-01-01' AS TIMESTAMP)
+    tickets.created_at >= CAST('2025-01-01' AS TIMESTAMP)
     AND tickets.created_at < CAST('2025-04-01' AS TIMESTAMP)
     AND NOT tickets.is_spam
 ), kpi_s2 AS (
@@ -19,16 +18,9 @@ WITH kpi_s1 AS (
     COUNT(*) AS m2_1
   FROM tickets AS tickets
   WHERE
-    NOT tickets.resolved_at IS NULL
-    AND tickets.resolved_at >= CAST('2025-01-01' AS TIMESTAMP)
+    tickets.resolved_at >= CAST('2025-01-01' AS TIMESTAMP)
     AND tickets.resolved_at < CAST('2025-04-01' AS TIMESTAMP)
     AND NOT tickets.is_spam
-), kpi_bounds AS (
-  SELECT
-    0 AS lo,
-    0 AS hi,
-    0 AS spine_lo,
-    0 AS spine_hi
 ), kpi_periods AS (
   SELECT
     0 AS p
@@ -44,23 +36,12 @@ WITH kpi_s1 AS (
     ON kpi_s1.p = kpi_periods.p
   LEFT JOIN kpi_s2
     ON kpi_s2.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.m1_1 AS w1_d,
-    kpi_vd.m2_1 AS w2_d,
-    kpi_vd.m1_2 AS w3_d,
-    kpi_vd.m1_3 AS w4_d
-  FROM kpi_vd
 )
 SELECT
-  kpi_wd.w1_d AS ticket_volume,
-  kpi_wd.w1_d - kpi_wd.w2_d AS backlog_change,
-  kpi_wd.w3_d AS first_response_time,
-  CAST(kpi_wd.w4_d AS DOUBLE) / NULLIF(kpi_wd.w1_d, 0) AS complaint_rate
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.m1_1 AS ticket_volume,
+  kpi_vd.m1_1 - kpi_vd.m2_1 AS backlog_change,
+  kpi_vd.m1_2 AS first_response_time,
+  CAST(kpi_vd.m1_3 AS DOUBLE) / NULLIF(kpi_vd.m1_1, 0) AS complaint_rate
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p
+  kpi_vd.p

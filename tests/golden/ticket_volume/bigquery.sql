@@ -4,23 +4,15 @@ WITH kpi_s1 AS (
     COUNT(*) AS m1_1
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL
-    AND tickets.created_at >= '2025-01-01'
+    tickets.created_at >= '2025-01-01'
     AND tickets.created_at < '2025-04-01'
     AND NOT tickets.is_spam
   GROUP BY
     EXTRACT(YEAR FROM tickets.created_at) * 12 + EXTRACT(MONTH FROM tickets.created_at) - 1
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
     p
-  FROM kpi_bounds
-  CROSS JOIN UNNEST(GENERATE_ARRAY(spine_lo, spine_hi)) AS p
+  FROM UNNEST(GENERATE_ARRAY(24300, 24302)) AS p
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -28,18 +20,10 @@ WITH kpi_s1 AS (
   FROM kpi_periods
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.m1_1 AS w1_d
-  FROM kpi_vd
 )
 SELECT
-  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_wd.p - 22800) MONTH) AS period,
-  kpi_wd.w1_d AS ticket_volume
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_vd.p - 22800) MONTH) AS period,
+  kpi_vd.m1_1 AS ticket_volume
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p NULLS LAST
+  kpi_vd.p NULLS LAST

@@ -4,24 +4,14 @@ WITH kpi_s1 AS (
     COUNT(*) AS m1_1
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL
-    AND tickets.created_at >= '2025-01-01'
+    tickets.created_at >= '2025-01-01'
     AND tickets.created_at < '2025-04-01'
     AND NOT tickets.is_spam
   GROUP BY
     YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(spine_lo, spine_hi)) AS p
-  FROM kpi_bounds
-  WHERE
-    NOT spine_lo IS NULL
+    UNNEST(GENERATE_SERIES(24300, 24302)) AS p
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -29,20 +19,12 @@ WITH kpi_s1 AS (
   FROM kpi_periods
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.m1_1 AS w1_d
-  FROM kpi_vd
 )
 SELECT
-  MAKE_DATE(CAST(kpi_wd.p // 12 AS INT), CAST((
-    kpi_wd.p % 12
+  MAKE_DATE(CAST(kpi_vd.p // 12 AS INT), CAST((
+    kpi_vd.p % 12
   ) + 1 AS INT), 1) AS period,
-  kpi_wd.w1_d AS ticket_volume
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_vd.m1_1 AS ticket_volume
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p
+  kpi_vd.p

@@ -4,31 +4,20 @@ WITH RECURSIVE kpi_s1 AS (
     COUNT(*) AS m1_1
   FROM tickets AS tickets
   WHERE
-    NOT tickets.created_at IS NULL
-    AND tickets.created_at >= '2025-01-01'
+    tickets.created_at >= '2025-01-01'
     AND tickets.created_at < '2025-04-01'
     AND NOT tickets.is_spam
   GROUP BY
     DATE_PART(YEAR, tickets.created_at) * 12 + DATE_PART(MONTH, tickets.created_at) - 1
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    24300 AS spine_lo,
-    24302 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    24300 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 24302
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -36,18 +25,10 @@ WITH RECURSIVE kpi_s1 AS (
   FROM kpi_periods
   LEFT JOIN kpi_s1
     ON kpi_s1.p = kpi_periods.p
-), kpi_wd AS (
-  SELECT
-    kpi_vd.p,
-    kpi_vd.m1_1 AS w1_d
-  FROM kpi_vd
 )
 SELECT
-  DATEADD(MONTH, kpi_wd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_wd.w1_d AS ticket_volume
-FROM kpi_wd
-CROSS JOIN kpi_bounds
-WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  DATEADD(MONTH, kpi_vd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_vd.m1_1 AS ticket_volume
+FROM kpi_vd
 ORDER BY
-  kpi_wd.p
+  kpi_vd.p
