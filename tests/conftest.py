@@ -128,3 +128,18 @@ def _no_user_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/*/*.sql from the compiler")
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: every engine and extra must be there."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and _SKIPPED:
+        print(f"\nCI=true: {len(_SKIPPED)} skipped test(s) count as failures: {', '.join(_SKIPPED[:5])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -293,6 +293,12 @@ def test_stock_aggregates_at_period_boundaries(project):
     ]
 
 
+def test_a_stock_reads_the_change_exactly_at_the_instant_after_the_last_period(project):
+    # at=end of February is the instant 2025-03-01 00:00:00, when customer 2 churned: no longer active.
+    # Active at 03-01: 1, 5 (on SQLite the churn is the text '2025-03-01 00:00:00')
+    assert rows(project.query(["active_end"], start="2025-01-01", end="2025-02-28")) == [(JAN, 2), (FEB, 2)]
+
+
 def test_stock_by_dimension_and_a_distinct_count_of_a_stock(project):
     # customers active at some instant of Jan..Apr: 1 basic, 2 pro, 3 pro, 5 enterprise, 6 no plan
     # (4 is never active). At the end of Jan: 1, 2 | Feb: 1, 5 | Mar: 1, 5, 6 | Apr: 1, 6

@@ -200,6 +200,7 @@ class _Build:
         self.ranges: dict[tuple[Atom, str], _Range] = {}
         self.stock_end = False
         self.literal_bounds = False
+        self.clamp: int | None = None  # the period earlier rows of running sums are summed into
         self.max_shift = 0  # the furthest previous() reaches back
         #: (CTE, column) pairs whose values are periods that hold data; they decide a missing --from/--to
         self.raw: list[tuple[str, str, bool]] = []  # (cte, column, reads every earlier row)
@@ -211,8 +212,9 @@ class _Build:
     def bound(self, name: str) -> exp.Expression:
         """lo, hi, spine_lo or spine_hi: a literal when both dates are given and no history is read."""
         if self.literal_bounds:
-            value = {"lo": self.lo_lit, "hi": self.hi_lit, "spine_lo": self.spine_lower,
-                     "spine_hi": self.hi_lit}[name]
+            # at=end reads the changes at the first instant after the last period: one period more
+            spine_hi = self.hi_lit + 1 if self.stock_end else self.hi_lit
+            value = {"lo": self.lo_lit, "hi": self.hi_lit, "spine_lo": self.spine_lower, "spine_hi": spine_hi}[name]
             return lit(value)
         return col(name, "kpi_bounds")
 
@@ -248,9 +250,13 @@ class _Build:
             levels["t"] = _Level("t", ())
         for atom in dict.fromkeys(atoms):
             self._plan_atom(atom, levels)
-        reads_history = (self.stocks or any(s.unbounded for s in self.scans.values())
-                         or any(r.atom.at or (r.atom.window and r.atom.window.kind == "cumulative")
-                                for r in self.ranges.values()))
+        if self.lo_lit is not None and not self.all and (self.stocks or any(s.unbounded for s in self.scans.values())):
+            # Running sums (stocks, cumulative()) need every earlier row, but not in separate periods:
+            # rows before the spine are summed into one period just before it.
+            self.clamp = (self.spine_lower if self.spine_lower is not None else self.lo_lit) - 1
+            self.spine_lower = self.clamp
+        reads_history = any(r.atom.at or (r.atom.window and r.atom.window.kind == "cumulative")
+                            for r in self.ranges.values()) or (self.lo_lit is None and self.stocks)
         self.literal_bounds = self.lo_lit is not None and self.hi_lit is not None and not reads_history
 
         for scan in self.scans.values():
@@ -649,6 +655,8 @@ class _Build:
         tr = self._row(scan.dataset)
         time_col = col(scan.time, scan.dataset) if scan.time else None
         p = self.d.period_index(time_col.copy(), self.grain) if time_col is not None and not self.all else None
+        if p is not None and scan.unbounded and self.clamp is not None:
+            p = exp.Greatest(this=p, expressions=[lit(self.clamp)])
         columns, group = self._group_columns(scan.dataset, level, tr, p)
         for m in measures:
             condition = _strip(m.condition, shared)
@@ -664,8 +672,10 @@ class _Build:
         conds = self._time_range(time_col, scan.lower, scan.unbounded) if time_col is not None else []
         conds += [tr(c) for c in (query_where, where_filter) if c is not None]
         self.cte(scan.cte, sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group))
-        self.raw.append((scan.cte, "p", scan.unbounded))
-        source = _Source(scan.cte, [(m.name, m.func in _ZERO_WHEN_EMPTY) for m in measures], True, scan.unbounded)
+        clamped = scan.unbounded and self.clamp is not None
+        self.raw.append((scan.cte, "p", scan.unbounded and not clamped))
+        source = _Source(scan.cte, [(m.name, m.func in _ZERO_WHEN_EMPTY) for m in measures], True,
+                         scan.unbounded and not clamped)
         if level.dims:
             in_range = exp.Between(this=col("p", scan.cte), low=self.bound("lo"), high=self.bound("hi"))
             if not scan.dims_filters:
@@ -708,6 +718,8 @@ class _Build:
             base, joins = self._from(dataset, used)
             p = self.d.period_index(edge.copy(), self.grain)
             exact = self.d.is_period_start(edge.copy(), p.copy(), self.grain)
+            if self.clamp is not None:
+                p = exp.Greatest(this=p, expressions=[lit(self.clamp)])
             columns, group = self._group_columns(dataset, level, tr, p)
             for delta, at_edge, func, arg, condition in measures:
                 condition_sql = tr(_strip(condition, shared)) if _strip(condition, shared) is not None else None
@@ -719,6 +731,11 @@ class _Build:
                     total, exact_total = exp.Neg(this=wrap(total)), exp.Neg(this=wrap(exact_total))
                 columns += [alias(total, delta), alias(exact_total, at_edge)]
             conds = [_not_null(edge.copy())]
+            if self.hi_lit is not None:
+                # changes after the first instant after the last period do not matter; the bound is one
+                # period later and strict, so that text timestamps (SQLite) compare right at midnight
+                conds.append(exp.LT(this=edge.copy(),
+                                    expression=self.d.time_literal(P.end_date(self.hi_lit + 1, self.grain))))
             conds += [c.copy() for c in (never_active,) if c is not None]
             conds += [tr(c) for c in (query_where, where_filter) if c is not None]
             branches.append(sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group))
@@ -731,8 +748,8 @@ class _Build:
         sums = [alias(exp.Sum(this=col(n)), n) for m in measures for n in m[:2]]
         self.cte(stock.cte, sql.select([col("p"), *dim_cols, *sums], table_ref(events_name),
                                        group_by=[col("p"), *[c.copy() for c in dim_cols]]))
-        self.raw.append((stock.cte, "p", True))
-        source = _Source(stock.cte, [(n, True) for m in measures for n in m[:2]], True, unbounded=True)
+        self.raw.append((stock.cte, "p", self.clamp is None))
+        source = _Source(stock.cte, [(n, True) for m in measures for n in m[:2]], True, unbounded=self.clamp is None)
         if level.dims:
             # the dimension values of rows active at some instant of the reported periods
             base, joins = self._from(dataset, used)
@@ -1012,7 +1029,8 @@ class _Build:
             t = levels["t"].out
             joins.append(sql.join(table_ref(t), exp.EQ(this=col("p", t), expression=col("p", x)), kind="LEFT"))
         where = None
-        if not (self.literal_bounds and self.spine_lower == self.lo_lit):  # the spine reaches outside lo..hi
+        if not (self.literal_bounds and self.spine_lower == self.lo_lit and not self.stock_end):
+            # the spine reaches outside lo..hi
             where = exp.Between(this=col("p", x), low=self.bound("lo"), high=self.bound("hi"))
         order = [exp.Ordered(this=col("p", x), nulls_first=False)]
         order += [exp.Ordered(this=col(f"d_{d}", x), nulls_first=False) for d in self.q.by]

@@ -40,6 +40,12 @@ class SqlDialect:
     filter_clause = True
     #: a continuous percentile aggregate exists; otherwise ranks are used.
     native_percentile = True
+    #: YEAR(ts), MONTH(ts), HOUR(ts) exist; otherwise EXTRACT(... FROM ts).
+    named_date_parts = False
+    #: DATE_TRUNC('week', ts) starts weeks on Monday, so a period start is ts = DATE_TRUNC(grain, ts).
+    truncates_iso_weeks = False
+    #: MAKE_DATE(year, month, day) exists: the first day of a month, quarter or year index.
+    make_date = False
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None:
@@ -139,13 +145,13 @@ class SqlDialect:
         return exp.Extract(this=exp.var(part), expression=ts)
 
     def year(self, ts: exp.Expression) -> exp.Expression:
-        return self.extract("YEAR", ts)
+        return exp.Year(this=ts) if self.named_date_parts else self.extract("YEAR", ts)
 
     def month(self, ts: exp.Expression) -> exp.Expression:
-        return self.extract("MONTH", ts)
+        return exp.Month(this=ts) if self.named_date_parts else self.extract("MONTH", ts)
 
     def hour(self, ts: exp.Expression) -> exp.Expression:
-        return self.extract("HOUR", ts)
+        return exp.Hour(this=ts) if self.named_date_parts else self.extract("HOUR", ts)
 
     def day_of_week(self, ts: exp.Expression) -> exp.Expression:
         return self.extract("ISODOW", ts)
@@ -185,8 +191,9 @@ class SqlDialect:
         if grain in ("day", "week"):
             days = index if grain == "day" else binary(exp.Mul, index, lit(7))
             return self.add_days(days)
-        months = self._months_from_epoch(index, grain)
-        return self.add_months(months)
+        if self.make_date:
+            return self._make_date(index, grain)
+        return self.add_months(self._months_from_epoch(index, grain))
 
     def _months_from_epoch(self, index: exp.Expression, grain: str) -> exp.Expression:
         return binary(exp.Sub, self._month_index(index, grain), lit(_EPOCH_MONTHS))
@@ -198,9 +205,9 @@ class SqlDialect:
             return index
         return binary(exp.Mul, index, lit(3 if grain == "quarter" else 12))
 
-    def _make_date(self, index: exp.Expression, grain: str, name: str = "MAKE_DATE") -> exp.Expression:
+    def _make_date(self, index: exp.Expression, grain: str) -> exp.Expression:
         months = self._month_index(index, grain)
-        return func(name, self.integer(self.int_div(months, 12)),
+        return func("MAKE_DATE", self.integer(self.int_div(months, 12)),
                     self.integer(binary(exp.Add, self.mod(months.copy(), 12), lit(1))), lit(1))
 
     def add_days(self, days: exp.Expression) -> exp.Expression:
@@ -211,15 +218,13 @@ class SqlDialect:
 
     def is_period_start(self, ts: exp.Expression, index: exp.Expression, grain: str) -> exp.Expression:
         """``ts`` is exactly the first instant of period ``index`` (its own period)."""
+        if self.truncates_iso_weeks:
+            return exp.EQ(this=ts, expression=exp.TimestampTrunc(this=ts.copy(), unit=exp.var(grain.upper())))
         return exp.EQ(this=ts, expression=self.period_date(index, grain))
 
     def time_gt(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
         """``a`` is a later instant than ``b``."""
         return exp.GT(this=a, expression=b)
-
-    def _truncated_equal(self, ts: exp.Expression, grain: str) -> exp.Expression:
-        """``ts = DATE_TRUNC(grain, ts)``, for engines whose weeks start on Monday."""
-        return exp.EQ(this=ts, expression=exp.TimestampTrunc(this=ts.copy(), unit=exp.var(grain.upper())))
 
     # ------------------------------------------------------------ aggregates
     def aggregate(
@@ -297,26 +302,12 @@ class SqlDialect:
 
 class DuckDB(SqlDialect):
     name = "duckdb"
-
-    def is_period_start(self, ts, index, grain):
-        return self._truncated_equal(ts, grain)
+    named_date_parts = True
+    truncates_iso_weeks = True
+    make_date = True
 
     def day_of_week(self, ts):
         return func("ISODOW", ts)
-
-    def year(self, ts):
-        return exp.Year(this=ts)
-
-    def month(self, ts):
-        return exp.Month(this=ts)
-
-    def hour(self, ts):
-        return exp.Hour(this=ts)
-
-    def period_date(self, index, grain):
-        if grain in ("day", "week"):
-            return super().period_date(index, grain)
-        return self._make_date(index, grain)
 
     def percentile(self, arg, fraction):
         return func("QUANTILE_CONT", arg, lit(fraction))
@@ -324,9 +315,8 @@ class DuckDB(SqlDialect):
 
 class Postgres(SqlDialect):
     name = "postgres"
-
-    def is_period_start(self, ts, index, grain):
-        return self._truncated_equal(ts, grain)
+    truncates_iso_weeks = True
+    make_date = True
 
     def double(self, value):
         return cast(value, "DOUBLE PRECISION")
@@ -336,11 +326,6 @@ class Postgres(SqlDialect):
 
     def int_div(self, value, divisor):
         return func("DIV", value, lit(divisor))
-
-    def period_date(self, index, grain):
-        if grain in ("day", "week"):
-            return super().period_date(index, grain)
-        return self._make_date(index, grain)
 
     def series(self, low, high, bounds):
         return self._series_select(func("GENERATE_SERIES", low, high), low, bounds)
@@ -420,21 +405,12 @@ class SQLite(SqlDialect):
 
 class Spark(SqlDialect):
     name = "spark"
-
-    def is_period_start(self, ts, index, grain):
-        return self._truncated_equal(ts, grain)
+    named_date_parts = True
+    truncates_iso_weeks = True
+    make_date = True
 
     def day_of_week(self, ts):
-        return binary(exp.Add, func("WEEKDAY", ts), lit(1))
-
-    def year(self, ts):
-        return exp.Year(this=ts)
-
-    def month(self, ts):
-        return exp.Month(this=ts)
-
-    def hour(self, ts):
-        return exp.Hour(this=ts)
+        return binary(exp.Add, func("WEEKDAY", ts), lit(1))  # WEEKDAY: 0 = Monday
 
     def day_number(self, ts):
         return func("DATEDIFF", self.date(ts), cast(lit(_EPOCH), "DATE"))
@@ -444,11 +420,6 @@ class Spark(SqlDialect):
 
     def add_days(self, days):
         return func("DATE_ADD", cast(lit(_EPOCH), "DATE"), self.integer(days))
-
-    def period_date(self, index, grain):
-        if grain in ("day", "week"):
-            return super().period_date(index, grain)
-        return self._make_date(index, grain)
 
     def percentile(self, arg, fraction):
         return func("PERCENTILE", arg, lit(fraction))

@@ -11,7 +11,14 @@ WITH kpi_s2 AS (
     customers.plan
 ), kpi_k1e AS (
   SELECT
-    YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 AS p,
+    CASE
+      WHEN (
+        YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1
+      ) IS NULL
+      OR 24299 IS NULL
+      THEN NULL
+      ELSE GREATEST(YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1, 24299)
+    END AS p,
     customers.plan AS d_plan,
     COUNT(*) AS kd1_1,
     COUNT(*) FILTER(WHERE
@@ -19,15 +26,30 @@ WITH kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
+    AND customers.signup_at < '2025-05-01'
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
   GROUP BY
-    YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1,
+    CASE
+      WHEN (
+        YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1
+      ) IS NULL
+      OR 24299 IS NULL
+      THEN NULL
+      ELSE GREATEST(YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1, 24299)
+    END,
     customers.plan
   UNION ALL
   SELECT
-    YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 AS p,
+    CASE
+      WHEN (
+        YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1
+      ) IS NULL
+      OR 24299 IS NULL
+      THEN NULL
+      ELSE GREATEST(YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1, 24299)
+    END AS p,
     customers.plan AS d_plan,
     -COUNT(*) AS kd1_1,
     -COUNT(*) FILTER(WHERE
@@ -35,11 +57,19 @@ WITH kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
+    AND customers.churned_at < '2025-05-01'
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
   GROUP BY
-    YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1,
+    CASE
+      WHEN (
+        YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1
+      ) IS NULL
+      OR 24299 IS NULL
+      THEN NULL
+      ELSE GREATEST(YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1, 24299)
+    END,
     customers.plan
 ), kpi_k1 AS (
   SELECT
@@ -51,38 +81,9 @@ WITH kpi_s2 AS (
   GROUP BY
     p,
     d_plan
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    CASE
-      WHEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      ) < 24300
-      THEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      )
-      ELSE 24300
-    END AS spine_lo,
-    24302 + 1 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(spine_lo, spine_hi)) AS p
-  FROM kpi_bounds
-  WHERE
-    NOT spine_lo IS NULL
+    UNNEST(GENERATE_SERIES(24299, 24303)) AS p
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -90,19 +91,17 @@ WITH kpi_s2 AS (
     SELECT
       kpi_s2.d_plan
     FROM kpi_s2
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s2.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT DISTINCT
       customers.plan AS d_plan
     FROM customers AS customers
-    CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
       AND (
-        YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 <= kpi_bounds.hi
-        OR YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 = kpi_bounds.hi + 1
+        YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 <= 24302
+        OR YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 = 24302 + 1
         AND customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)
       )
       AND (
@@ -111,8 +110,8 @@ WITH kpi_s2 AS (
       AND (
         customers.churned_at IS NULL
         OR NOT (
-          YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 < kpi_bounds.lo
-          OR YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 = kpi_bounds.lo
+          YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 < 24300
+          OR YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 = 24300
           AND customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)
         )
       )
@@ -157,9 +156,8 @@ SELECT
   kpi_wd.w1_d AS active_customers,
   CAST(kpi_wd.w2_d AS DOUBLE) / NULLIF(kpi_wd.w3_d, 0) AS churn_rate
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 24300 AND 24302
 ORDER BY
   kpi_wd.p,
   kpi_wd.d_plan

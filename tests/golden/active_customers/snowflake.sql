@@ -11,7 +11,10 @@ WITH RECURSIVE kpi_s2 AS (
     customers.plan
 ), kpi_k1e AS (
   SELECT
-    DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 AS p,
+    GREATEST(
+      DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1,
+      24299
+    ) AS p,
     customers.plan AS d_plan,
     COUNT(*) AS kd1_1,
     COUNT(
@@ -29,15 +32,22 @@ WITH RECURSIVE kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
+    AND customers.signup_at < '2025-05-01'
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
   GROUP BY
-    DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1,
+    GREATEST(
+      DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1,
+      24299
+    ),
     customers.plan
   UNION ALL
   SELECT
-    DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1 AS p,
+    GREATEST(
+      DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1,
+      24299
+    ) AS p,
     customers.plan AS d_plan,
     -COUNT(*) AS kd1_1,
     -COUNT(
@@ -55,11 +65,15 @@ WITH RECURSIVE kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
+    AND customers.churned_at < '2025-05-01'
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
   GROUP BY
-    DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1,
+    GREATEST(
+      DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1,
+      24299
+    ),
     customers.plan
 ), kpi_k1 AS (
   SELECT
@@ -71,45 +85,15 @@ WITH RECURSIVE kpi_s2 AS (
   GROUP BY
     p,
     d_plan
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    CASE
-      WHEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      ) < 24300
-      THEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      )
-      ELSE 24300
-    END AS spine_lo,
-    24302 + 1 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    24299 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 24303
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -117,19 +101,17 @@ WITH RECURSIVE kpi_s2 AS (
     SELECT
       kpi_s2.d_plan
     FROM kpi_s2
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s2.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT DISTINCT
       customers.plan AS d_plan
     FROM customers AS customers
-    CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
       AND (
-        DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 <= kpi_bounds.hi
-        OR DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 = kpi_bounds.hi + 1
+        DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 <= 24302
+        OR DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1 = 24302 + 1
         AND customers.signup_at = DATEADD(
           MONTH,
           (
@@ -144,8 +126,8 @@ WITH RECURSIVE kpi_s2 AS (
       AND (
         customers.churned_at IS NULL
         OR NOT (
-          DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1 < kpi_bounds.lo
-          OR DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1 = kpi_bounds.lo
+          DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1 < 24300
+          OR DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1 = 24300
           AND customers.churned_at = DATEADD(
             MONTH,
             (
@@ -194,9 +176,8 @@ SELECT
   kpi_wd.w1_d AS active_customers,
   CAST(kpi_wd.w2_d AS DOUBLE) / NULLIF(kpi_wd.w3_d, 0) AS churn_rate
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 24300 AND 24302
 ORDER BY
   kpi_wd.p,
   kpi_wd.d_plan

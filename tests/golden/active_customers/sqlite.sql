@@ -11,7 +11,10 @@ WITH RECURSIVE kpi_s2 AS (
     customers.plan
 ), kpi_k1e AS (
   SELECT
-    CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 AS p,
+    MAX(
+      CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1,
+      24299
+    ) AS p,
     customers.plan AS d_plan,
     COUNT(*) AS kd1_1,
     COUNT(*) FILTER(WHERE
@@ -31,16 +34,23 @@ WITH RECURSIVE kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
+    AND customers.signup_at < '2025-05-01'
     AND (
       customers.churned_at IS NULL
       OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
     )
   GROUP BY
-    CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1,
+    MAX(
+      CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1,
+      24299
+    ),
     customers.plan
   UNION ALL
   SELECT
-    CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 AS p,
+    MAX(
+      CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1,
+      24299
+    ) AS p,
     customers.plan AS d_plan,
     -COUNT(*) AS kd1_1,
     -COUNT(*) FILTER(WHERE
@@ -60,12 +70,16 @@ WITH RECURSIVE kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
+    AND customers.churned_at < '2025-05-01'
     AND (
       customers.churned_at IS NULL
       OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
     )
   GROUP BY
-    CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1,
+    MAX(
+      CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1,
+      24299
+    ),
     customers.plan
 ), kpi_k1 AS (
   SELECT
@@ -77,45 +91,15 @@ WITH RECURSIVE kpi_s2 AS (
   GROUP BY
     p,
     d_plan
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    CASE
-      WHEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      ) < 24300
-      THEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      )
-      ELSE 24300
-    END AS spine_lo,
-    24302 + 1 AS spine_hi
 ), kpi_periods AS (
   SELECT
-    kpi_bounds.spine_lo AS p
-  FROM kpi_bounds
-  WHERE
-    NOT kpi_bounds.spine_lo IS NULL
+    24299 AS p
   UNION ALL
   SELECT
     kpi_periods.p + 1 AS p
   FROM kpi_periods
-  CROSS JOIN kpi_bounds
   WHERE
-    kpi_periods.p < kpi_bounds.spine_hi
+    kpi_periods.p < 24303
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -123,19 +107,17 @@ WITH RECURSIVE kpi_s2 AS (
     SELECT
       kpi_s2.d_plan
     FROM kpi_s2
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s2.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT DISTINCT
       customers.plan AS d_plan
     FROM customers AS customers
-    CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
       AND (
-        CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 <= kpi_bounds.hi
-        OR CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 = kpi_bounds.hi + 1
+        CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 <= 24302
+        OR CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 = 24302 + 1
         AND JULIANDAY(customers.signup_at) = JULIANDAY(
           PRINTF(
             '%04d-%02d-01',
@@ -157,8 +139,8 @@ WITH RECURSIVE kpi_s2 AS (
       AND (
         customers.churned_at IS NULL
         OR NOT (
-          CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 < kpi_bounds.lo
-          OR CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 = kpi_bounds.lo
+          CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 < 24300
+          OR CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 = 24300
           AND JULIANDAY(customers.churned_at) = JULIANDAY(
             PRINTF(
               '%04d-%02d-01',
@@ -215,9 +197,8 @@ SELECT
   kpi_wd.w1_d AS active_customers,
   CAST(kpi_wd.w2_d AS REAL) / NULLIF(kpi_wd.w3_d, 0) AS churn_rate
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 24300 AND 24302
 ORDER BY
   kpi_wd.p NULLS LAST,
   kpi_wd.d_plan NULLS LAST

@@ -12,7 +12,10 @@ WITH kpi_s2 AS (
     customers.plan
 ), kpi_k1e AS (
   SELECT
-    EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 AS p,
+    GREATEST(
+      EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
+      24299
+    ) AS p,
     customers.plan AS d_plan,
     COUNT(*) AS kd1_1,
     COUNT(*) FILTER(WHERE
@@ -26,15 +29,22 @@ WITH kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
+    AND customers.signup_at < CAST('2025-05-01' AS TIMESTAMP)
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
   GROUP BY
-    EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
+    GREATEST(
+      EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
+      24299
+    ),
     customers.plan
   UNION ALL
   SELECT
-    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 AS p,
+    GREATEST(
+      EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
+      24299
+    ) AS p,
     customers.plan AS d_plan,
     -COUNT(*) AS kd1_1,
     -COUNT(*) FILTER(WHERE
@@ -48,11 +58,15 @@ WITH kpi_s2 AS (
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
+    AND customers.churned_at < CAST('2025-05-01' AS TIMESTAMP)
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
   GROUP BY
-    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
+    GREATEST(
+      EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
+      24299
+    ),
     customers.plan
 ), kpi_k1 AS (
   SELECT
@@ -64,37 +78,10 @@ WITH kpi_s2 AS (
   GROUP BY
     p,
     d_plan
-), kpi_bounds AS (
-  SELECT
-    24300 AS lo,
-    24302 AS hi,
-    CASE
-      WHEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      ) < 24300
-      THEN (
-        SELECT
-          MIN(p)
-        FROM (
-          SELECT
-            p AS p
-          FROM kpi_k1
-        ) AS kpi_early
-      )
-      ELSE 24300
-    END AS spine_lo,
-    24302 + 1 AS spine_hi
 ), kpi_periods AS (
   SELECT
     s.p
-  FROM kpi_bounds
-  CROSS JOIN UNNEST(SEQUENCE(spine_lo, spine_hi)) AS s(p)
+  FROM UNNEST(SEQUENCE(24299, 24303)) AS s(p)
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -102,19 +89,17 @@ WITH kpi_s2 AS (
     SELECT
       kpi_s2.d_plan
     FROM kpi_s2
-    CROSS JOIN kpi_bounds
     WHERE
-      kpi_s2.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+      kpi_s2.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT DISTINCT
       customers.plan AS d_plan
     FROM customers AS customers
-    CROSS JOIN kpi_bounds
     WHERE
       NOT customers.signup_at IS NULL
       AND (
-        EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= kpi_bounds.hi
-        OR EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 = kpi_bounds.hi + 1
+        EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= 24302
+        OR EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 = 24302 + 1
         AND customers.signup_at = DATE_ADD(
           'month',
           (
@@ -129,8 +114,8 @@ WITH kpi_s2 AS (
       AND (
         customers.churned_at IS NULL
         OR NOT (
-          EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 < kpi_bounds.lo
-          OR EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 = kpi_bounds.lo
+          EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 < 24300
+          OR EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 = 24300
           AND customers.churned_at = DATE_ADD(
             'month',
             (
@@ -179,9 +164,8 @@ SELECT
   kpi_wd.w1_d AS active_customers,
   CAST(kpi_wd.w2_d AS DOUBLE) / NULLIF(kpi_wd.w3_d, 0) AS churn_rate
 FROM kpi_wd
-CROSS JOIN kpi_bounds
 WHERE
-  kpi_wd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_wd.p BETWEEN 24300 AND 24302
 ORDER BY
   kpi_wd.p,
   kpi_wd.d_plan
