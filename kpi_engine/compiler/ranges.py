@@ -1,0 +1,176 @@
+"""Aggregates that do not combine across periods (count_distinct, median, percentile under a window;
+min, max, distinct counts of a stock): each spine period joined to the rows it reads, and a
+rank-based continuous percentile for engines without one."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlglot import exp
+
+from ..binder import Atom
+from . import sql
+from .plan import (
+    ZERO_WHEN_EMPTY,
+    Level,
+    Range,
+    Source,
+    and_nodes,
+    is_null,
+    not_null,
+    truthy,
+)
+from .sql import alias, col, lit, table_ref, wrap
+
+__all__ = ["RangeAggregates"]
+
+
+class RangeAggregates:
+    """Plans and writes the range aggregates (kpi_r*). A mixin of the query build (``build._Build``)."""
+
+    def _range_value(self, atom: Atom, level: Level) -> exp.Expression:
+        key = (atom, level.key)
+        if key not in self.ranges:
+            self.ranges[key] = Range(self.name("r"), atom, level.key)
+        return col(f"{self.ranges[key].cte}_value", level.v)
+
+    # ================================================================ emit
+
+    def _emit_range_rows(self, item: Range, level: Level) -> None:
+        """The rows a range aggregate reads, with their periods (before the spine: they bound it)."""
+        atom, cte = item.atom, item.cte
+        dataset = atom.dataset
+        entry = self.catalog.datasets[dataset]
+        query_where = self._where(dataset)
+        condition = and_nodes(atom.condition, atom.kpi_filter)
+        dims = self._dims(dataset, level)
+        base, joins = self._from(dataset, [atom.arg, condition, *dims, query_where])
+        active = entry.model.active
+        tr = self._row(dataset)
+        columns: list[exp.Expression] = []
+        conds: list[exp.Expression] = []
+        active = entry.model.active
+        if atom.at is not None:
+            assert active is not None
+            for column, prefix in ((active.from_, "f"), (active.to, "t")):
+                if column is None:
+                    continue
+                edge = col(column, dataset)
+                p = self.d.period_index(edge, self.grain)
+                columns += [alias(p, f"{prefix}a"),
+                            alias(self.d.is_period_start(edge.copy(), p.copy(), self.grain), f"{prefix}e")]
+            conds.append(not_null(col(active.from_, dataset)))
+            if active.to:  # a row whose span ends where it starts, or before, is never active
+                conds.append(sql.or_(is_null(col(active.to, dataset)),
+                                     self.d.time_gt(col(active.to, dataset), col(active.from_, dataset))))
+        else:
+            time_col = col(atom.time or entry.model.time, dataset)
+            columns.append(alias(self.d.period_index(time_col, self.grain), "q"))
+            unbounded = atom.window is not None and atom.window.kind == "cumulative"
+            conds += self._time_range(time_col, item.lower, unbounded)
+        columns += [alias(tr(node), f"d_{name}") for name, node in zip(level.dims, dims)]
+        columns.append(alias(tr(atom.arg), "x"))
+        # the inner where and null values exclude a row from the value, not from the rows read
+        counted = sql.and_(tr(atom.condition) if atom.condition is not None else None, not_null(tr(atom.arg)))
+        columns.append(alias(exp.Case(ifs=[exp.If(this=counted, true=lit(1))], default=lit(0)), "c"))
+        conds += [tr(c) for c in (atom.kpi_filter, query_where) if c is not None]
+        rows = f"{cte}w"
+        self.cte(rows, sql.select(columns, base, joins=joins, where=sql.and_(*conds)))
+        if atom.at is None:
+            self.raw.append((rows, "q", atom.window is not None and atom.window.kind == "cumulative"))
+        else:
+            self.raw.append((rows, "fa", True))
+            if active.to:
+                self.raw.append((rows, "ta", True))
+
+    def _emit_range(self, item: Range, level: Level) -> None:
+        """Aggregates that do not combine across periods: each spine period joined to the rows it reads."""
+        atom, cte = item.atom, item.cte
+        entry = self.catalog.datasets[atom.dataset]
+        active = entry.model.active
+        func = "percentile" if atom.func == "median" else atom.func
+        fraction = Decimal("0.5") if atom.func == "median" else atom.fraction
+        rows = f"{cte}w"
+        per = col("p", "kpi_periods")
+
+        def r(name: str) -> exp.Column:
+            return col(name, rows)
+
+        if atom.at is not None:
+            instant = per if atom.at == "start" else sql.binary(exp.Add, per, lit(1))
+            match = [sql.or_(exp.LT(this=r("fa"), expression=instant),
+                             sql.and_(exp.EQ(this=r("fa"), expression=instant.copy()), truthy(r("fe"))))]
+            if active.to:
+                match.append(sql.or_(is_null(r("ta")), exp.GT(this=r("ta"), expression=instant.copy()),
+                                     sql.and_(exp.EQ(this=r("ta"), expression=instant.copy()),
+                                              exp.Not(this=wrap(truthy(r("te")))))))
+        else:
+            window = atom.window
+            match = [exp.LTE(this=r("q"), expression=per)]
+            if window is None:
+                match = [exp.EQ(this=r("q"), expression=per)]
+            elif window.kind == "rolling":
+                match.append(exp.GTE(this=r("q"), expression=sql.binary(exp.Sub, per.copy(), lit(window.periods - 1))))
+            elif window.kind == "to_date":
+                match.append(exp.EQ(this=self._group_key(r("q"), window.grain),
+                                    expression=self._group_key(per.copy(), window.grain)))
+        keys = [per.copy(), *[r(f"d_{d}") for d in level.dims]]
+        names = ["p", *[f"d_{d}" for d in level.dims]]
+        counted = exp.EQ(this=r("c"), expression=lit(1))
+        value = f"{cte}_value"
+        if func == "percentile" and not self.d.native_percentile:
+            pairs = f"{cte}x"
+            match.append(counted)
+            self.cte(pairs, sql.select([alias(k, n) for k, n in zip(keys, names)] + [alias(r("x"), "x")],
+                                       table_ref("kpi_periods"),
+                                       joins=[sql.join(table_ref(rows), sql.and_(*match), kind="INNER")]))
+            self._emit_rank_percentile(cte, pairs, names, fraction, value)
+        else:
+            periods_join = sql.join(table_ref(rows), sql.and_(*match), kind="INNER")
+            agg = self.d.aggregate(func, r("x"), counted, fraction)
+            self.cte(cte, sql.select([alias(k, n) for k, n in zip(keys, names)] + [alias(agg, value)],
+                                     table_ref("kpi_periods"), joins=[periods_join],
+                                     group_by=[k.copy() for k in keys]))
+        source = Source(cte, [(value, func in ZERO_WHEN_EMPTY)], False)
+        if level.dims:
+            if atom.at is None:
+                seen = exp.Between(this=r("q"), low=self.bound("lo"), high=self.bound("hi"))
+            else:  # active at some instant from the first period's start to the first instant after the last
+                seen = sql.or_(exp.LTE(this=r("fa"), expression=self.bound("hi")),
+                               sql.and_(exp.EQ(this=r("fa"), expression=sql.binary(exp.Add, self.bound("hi"),
+                                                                                      lit(1))), truthy(r("fe"))))
+                if active.to:
+                    ended_before = sql.or_(exp.LT(this=r("ta"), expression=self.bound("lo")),
+                                           sql.and_(exp.EQ(this=r("ta"), expression=self.bound("lo")),
+                                                    truthy(r("te"))))
+                    seen = sql.and_(seen, sql.or_(is_null(r("ta")), exp.Not(this=wrap(ended_before))))
+            source.combos = sql.select([r(f"d_{d}") for d in level.dims], table_ref(rows),
+                                       joins=self.bounds_join(),
+                                       where=seen, distinct=True)
+        level.sources.append(source)
+
+    def _emit_rank_percentile(self, cte: str, rows: str, keys: list[str], fraction: Decimal, value: str) -> None:
+        """A continuous percentile from row ranks, for engines without an aggregate for it."""
+        partition = [col(k) for k in keys]
+        ranked = f"{cte}n"
+        rank = exp.Window(this=exp.RowNumber(), partition_by=[c.copy() for c in partition] or None,
+                          order=exp.Order(expressions=[exp.Ordered(this=col("x"), nulls_first=False)]), over="OVER")
+        count = exp.Window(this=exp.Count(this=exp.Star()), partition_by=[c.copy() for c in partition] or None,
+                           over="OVER")
+        position = sql.binary(exp.Mul, sql.binary(exp.Sub, count, lit(1)), lit(fraction))  # 0-based, fractional
+        self.cte(ranked, sql.select([*partition, col("x"), alias(rank, "rn"), alias(position, "h")], table_ref(rows)))
+        whole = self.d.integer(col("h"))
+
+        def value_at(offset: int) -> exp.Expression:
+            rank_wanted = sql.binary(exp.Add, whole.copy(), lit(offset))
+            return exp.Max(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=col("rn"), expression=rank_wanted),
+                                                     true=col("x"))]))
+
+        lower, upper = value_at(1), value_at(2)
+        fraction_part = exp.Max(this=sql.binary(exp.Sub, col("h"), whole.copy()))
+        spread = sql.binary(exp.Sub, exp.Coalesce(this=upper, expressions=[lower.copy()]), lower.copy())
+        interpolated = sql.binary(exp.Add, lower, sql.binary(exp.Mul, fraction_part, spread))
+        self.cte(cte, sql.select([col(k) for k in keys] + [alias(interpolated, value)], table_ref(ranked),
+                                 group_by=[col(k) for k in keys]))
+
+    # -- bounds, spine, values ---------------------------------------------------
