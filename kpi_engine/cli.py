@@ -97,7 +97,17 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        start, end, by = kwargs.get("start"), kwargs.get("end"), kwargs.get("by") or ()
+        if start and end and start > end:
+            raise click.BadParameter(f"--from {start} is after --to {end}", param_hint="'--from'")
+        if len(set(by)) != len(by):
+            raise click.BadParameter("a dimension is named twice", param_hint="'--by'")
+        return command(*args, **kwargs)
+
+    return checked
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,7 +157,11 @@ def validate(ctx: click.Context, no_source: bool) -> None:
     project = load_project(ctx)
     counts = project.validate(check_source=not no_source)
     where = "" if no_source else "; every column found in the source"
-    click.echo(f"ok: {counts['kpis']} KPIs and {counts['datasets']} datasets{where}")
+    click.echo(f"ok: {_count(counts['kpis'], 'KPI')} and {_count(counts['datasets'], 'dataset')}{where}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @main.command("compile")

@@ -100,7 +100,10 @@ def remember(project: Project, argv: list[str] | None, result: Result) -> None:
     if located is None:
         return
     root, path = located
-    connector = project.connectors.get(_source_of(project, result))
+    sources = {project.source_of(name) for name in result.kpis}
+    if len(sources) != 1:
+        return  # one query per source, merged: not one SQL text to replay
+    connector = project.connectors.get(sources.pop())
     plugins = {project.registry.pm.get_name(p) for p in project.registry.pm.get_plugins()}
     if connector is None or connector.name not in ("duckdb", "sqlite") or plugins - _BUILTIN_PLUGINS:
         return  # plugins may do anything; only the built-in connectors are opened here
@@ -131,11 +134,6 @@ def remember(project: Project, argv: list[str] | None, result: Result) -> None:
         temporary.replace(path)
     except OSError:
         pass
-
-
-def _source_of(project: Project, result: Result) -> str:
-    names = list(result.kpis)
-    return project.source_of(names[0]) if names else "default"
 
 
 def _option(argv: list[str], name: str, default: str) -> str:

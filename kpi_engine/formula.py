@@ -53,6 +53,12 @@ class FormulaText:
         """A formula that is its own source, such as ``--where`` on the command line."""
         return cls(text, TextMap.identity(SourceText(name, text)), label, error_type)
 
+    @property
+    def folded(self) -> bool:
+        """Written as a folded YAML block (>), whose line breaks became spaces."""
+        scalar = getattr(self.where, "scalar", None)
+        return scalar is not None and scalar.style == ">"
+
     def span(self, node: Node | tuple[int, int]) -> Span:
         start, end = (node.start, node.end) if isinstance(node, Node) else node
         return self.where.span(start, end)

@@ -10,7 +10,7 @@ Three kinds (SPEC §4.1-4.3):
 
 Row functions build their SQL through the target dialect (``compiler.dialects``),
 so ``hour(ts)`` is ``HOUR(ts)`` on DuckDB and ``CAST(STRFTIME('%H', ts) AS INTEGER)``
-on SQLite. Plugins add row functions through the ``kpi_engine_functions`` hook.
+on SQLite. Plugins add row functions through the ``register_functions`` hook.
 """
 
 from __future__ import annotations

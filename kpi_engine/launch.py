@@ -16,4 +16,4 @@ def main() -> None:
     fastpath.ARGV = argv
     from .cli import main as cli
 
-    cli()
+    cli(prog_name="kpi")

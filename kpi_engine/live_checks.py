@@ -91,7 +91,8 @@ def _many_to_one(project: Project, dataset: str, alias_name: str, remote: str) -
     query = select([col(remote)], source, where=exp.Not(this=exp.Is(this=col(remote), expression=exp.null())),
                    group_by=[col(remote)])
     query.set("having", exp.Having(this=exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
-    query.set("limit", exp.Limit(expression=lit(1)))
+    query.set("order", exp.Order(expressions=[exp.Ordered(this=col(remote), nulls_first=False)]))
+    query.set("limit", exp.Limit(expression=lit(1)))  # the smallest duplicated key, the same every time
     try:
         _, rows = project.connection(target.model.source).execute(dialect.generate(query, pretty=False))
     except SourceError as exc:

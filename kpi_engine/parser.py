@@ -237,6 +237,12 @@ def parse_formula(text: f.FormulaText) -> f.Node:
     source = text.text
     if not _COMMENT.sub("", source).strip():
         raise text.error((0, max(len(source), 1)), f"empty {text.label}", code="syntax")
+    if text.folded:
+        comment = _comment_start(source)
+        if comment is not None:
+            raise text.error((comment, comment + 1), "a comment in a folded (>) block swallows the lines after "
+                             "it, which YAML joins onto the comment's line", hint="write the formula as a literal "
+                             "block (|) to keep comments, or remove the comment", code="syntax")
     try:
         tree = _parser().parse(source)
         return _ToAst().transform(tree)
@@ -308,6 +314,17 @@ def _last_token_end(source: str) -> int:
     except UnexpectedInput:
         pass
     return end or len(source.rstrip())
+
+
+def _comment_start(source: str) -> int | None:
+    """The offset of the first '#' that starts a comment (not inside a string)."""
+    in_string = False
+    for i, ch in enumerate(source):
+        if ch == "'":
+            in_string = not in_string  # '' inside a string toggles twice: still inside
+        elif ch == "#" and not in_string:
+            return i
+    return None
 
 
 def _open_string(source: str) -> int | None:

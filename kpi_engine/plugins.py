@@ -17,7 +17,7 @@ from pathlib import Path
 import pluggy
 
 from . import hookspecs
-from .errors import DefinitionError, KpiError, Span
+from .errors import DefinitionError, KpiError, Span, did_you_mean, raise_all
 from .functions import BUILTIN_FUNCTIONS, FunctionSpec
 
 __all__ = ["PluginRegistry", "get_plugin_manager"]
@@ -44,11 +44,25 @@ def get_plugin_manager(local: Sequence[tuple[Path, Span | None]] = (), *, entry_
         if pm.is_registered(module):
             continue
         pm.register(module, name=f"local:{path}")
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise DefinitionError(f"plugin {exc.plugin}: {exc}", code="plugin") from exc
+    _check_hook_names(pm, {str(path): span for path, span in local})
     return pm
+
+
+def _check_hook_names(pm: pluggy.PluginManager, spans: dict[str, Span | None]) -> None:
+    """A @hookimpl whose name is no hook would be silently ignored: say which, and what was meant."""
+    known = [name for name in dir(hookspecs) if getattr(getattr(hookspecs, name), "kpi_engine_spec", None)]
+    errors: list[KpiError] = []
+    for name in dir(pm.hook):
+        caller = getattr(pm.hook, name)
+        if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            plugin = pm.get_name(impl.plugin) or impl.plugin_name
+            message = f"plugin {plugin.removeprefix('local:')} implements '{name}', which is not a kpi_engine hook"
+            suggestion = did_you_mean(name, known)
+            message += f"; did you mean '{suggestion}'?" if suggestion else f" (hooks: {', '.join(known)})"
+            errors.append(DefinitionError(message, span=spans.get(plugin.removeprefix("local:")), code="plugin"))
+    raise_all(errors)
 
 
 def _load_module(path: Path, span: Span | None):
@@ -92,9 +106,13 @@ class PluginRegistry:
                     self.connectors[name] = cls
                     owners[name] = plugin
         self.functions: dict[str, FunctionSpec] = dict(BUILTIN_FUNCTIONS)
+        function_owners: dict[str, str] = {}
         for plugin, specs in _results(pm, pm.hook.register_functions):
             for spec in specs or []:
-                if spec.name in BUILTIN_FUNCTIONS:
+                if spec.name in function_owners:
+                    errors.append(DefinitionError(f"function {spec.name}() is registered by both "
+                                                  f"{function_owners[spec.name]} and {plugin}", code="plugin"))
+                elif spec.name in BUILTIN_FUNCTIONS:
                     errors.append(DefinitionError(f"plugin {plugin} cannot redefine built-in function "
                                                   f"{spec.name}()", code="plugin"))
                 elif spec.kind != "row" or spec.sql is None:
@@ -102,16 +120,15 @@ class PluginRegistry:
                                                   "function with an sql builder", code="plugin"))
                 else:
                     self.functions[spec.name] = spec
-        if errors:
-            from .errors import raise_all
-
-            raise_all(errors)
+                    function_owners[spec.name] = plugin
+        raise_all(errors)
 
 
 def _results(pm: pluggy.PluginManager, hook) -> list[tuple[str, object]]:
-    """(plugin name, result) for every implementation of a hook, plugins registered first first."""
+    """(plugin name, result) for every implementation of a hook, in the order plugins were registered
+    (built-ins, then installed distributions, then the modules of kpi.yml)."""
     out = []
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():
         try:
             result = impl.function()
         except Exception as exc:

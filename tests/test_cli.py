@@ -120,7 +120,8 @@ def test_run_all_skips_hidden(project_dir):
     (["run", "volume", "--grain", "fortnight"], 2, "'fortnight' is not one of"),
     (["run"], 2, "name at least one KPI"),
     (["run", "volume", "--all"], 2, "not both"),
-    (["run", "volume", "--from", "2025-03-01", "--to", "2025-01-01"], 1, "is after --to"),
+    (["run", "volume", "--from", "2025-03-01", "--to", "2025-01-01"], 2, "is after --to"),
+    (["run", "volume", "--by", "channel", "--by", "channel"], 2, "a dimension is named twice"),
     (["compile", "volume", "--dialect", "snowflak"], 2, "did you mean 'snowflake'"),
     (["nosuchcommand"], 2, "No such command"),
 ])
@@ -141,7 +142,7 @@ def test_definition_error_points_at_file_line_column(project_dir):
 
 
 def test_validate_checks_columns_against_the_source(project_dir):
-    assert kpi(project_dir, "validate").output.startswith("ok: 3 KPIs and 1 datasets")
+    assert kpi(project_dir, "validate").output.startswith("ok: 3 KPIs and 1 dataset;")
     (project_dir / "definitions" / "more.yml").write_text(
         "kpis:\n  wrong:\n    dataset: tickets\n    formula: count_distinct(chanel)\n")
     result = kpi(project_dir, "validate")

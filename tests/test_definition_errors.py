@@ -1041,3 +1041,19 @@ def test_bad_where(helpdesk, method, where, column, code, message):
 def test_bad_where_is_a_query_error(helpdesk, where, column, code, message):
     with pytest.raises(QueryError):
         helpdesk.query(["opened"], where=where)
+
+
+def test_a_comment_in_a_folded_formula_is_refused_at_the_hash(load_error):
+    at, error = load_error({"definitions/x.yml": """
+        datasets:
+          t: {table: t, time: at_time}
+        kpis:
+          share:
+            dataset: t
+            formula: >
+              count(where s = 'a#b')   # the comment would swallow the next line
+              / count()
+        """})
+    # "      count(where s = 'a#b')   " is 31 characters: the '#' of the comment is column 32
+    assert at == "definitions/x.yml:7:32"
+    assert "folded (>)" in error.message and error.hint.startswith("write the formula as a literal block (|)")

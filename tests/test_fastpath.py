@@ -94,3 +94,18 @@ def test_the_cache_can_be_turned_off(project, monkeypatch):
     kpi(project, "run", "volume")
     code, _, modules = kpi(project, "run", "volume")
     assert code == 0 and "sqlglot" in modules
+
+
+def test_a_run_over_two_sources_is_never_cached(project):
+    (project / "kpi.yml").write_text(
+        "sources:\n  default:\n    connector: duckdb\n    database: data.duckdb\n"
+        "  copy:\n    connector: duckdb\n    database: data.duckdb\n")
+    (project / "definitions" / "b.yml").write_text(
+        "datasets:\n  copied:\n    source: copy\n    table: tickets\n    time: created_at\n"
+        "kpis:\n  copied_volume: {dataset: copied, formula: count() * 100}\n")
+    expected = [{"period": "2025-01-01", "volume": 2, "copied_volume": 200},
+                {"period": "2025-02-01", "volume": 1, "copied_volume": 100}]
+    for _ in range(3):  # one query per source, merged: each run compiles again
+        code, out, modules = kpi(project, "run", "volume", "copied_volume", "--format", "json")
+        assert (code, json.loads(out)) == (0, expected)
+        assert "sqlglot" in modules

@@ -79,8 +79,11 @@ def test_a_misspelt_hook_is_an_error(write_project):
         "kpi.yml": "plugins: [p.py]\n",
         "p.py": "from kpi_engine import hookimpl\n\n@hookimpl\ndef register_conectors():\n    return []\n",
     })
-    with pytest.raises(kpi_engine.DefinitionError, match="register_conectors"):
+    with pytest.raises(kpi_engine.DefinitionError) as info:
         kpi_engine.load(root)
+    assert info.value.message == ("plugin " + str(root / "p.py") + " implements 'register_conectors', which is not "
+                                  "a kpi_engine hook; did you mean 'register_connectors'?")
+    assert (info.value.line, info.value.column) == (1, 11)  # at its entry in kpi.yml
 
 
 def test_a_plugin_that_fails_to_import_is_reported_at_its_line_in_kpi_yml(write_project):
@@ -138,3 +141,13 @@ def test_hookspec_docstrings_say_when_and_what():
             continue
         doc = textwrap.dedent(inspect.getdoc(value) or "")
         assert "Called" in doc and "Return" in doc, name
+
+
+def test_two_plugins_cannot_register_the_same_function(write_project):
+    root = write_project({
+        "kpi.yml": "plugins: [a.py, b.py]\n",
+        "a.py": PLUGIN,
+        "b.py": PLUGIN.replace("EchoDuckDB", "OtherDuckDB").replace('name = "echo"', 'name = "other"'),
+    })
+    with pytest.raises(kpi_engine.DefinitionError, match=r"function clamp\(\) is registered by both"):
+        kpi_engine.load(root)
