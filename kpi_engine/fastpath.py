@@ -15,6 +15,7 @@ Set ``KPI_ENGINE_NO_CACHE=1`` to turn it off; ``KPI_ENGINE_CACHE_DIR`` moves it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -120,8 +121,7 @@ def remember(project: Project, argv: list[str] | None, result: Result) -> None:
         "connector": {"name": connector.name, "path": str(location) if location else None, "options": options},
         "sql": result.sql,
         "columns": result.columns,
-        "kpis": [[k.name, k.format, k.decimals, k.unit, k.target, k.warning, k.direction]
-                 for k in result.kpis.values()],
+        "kpis": [list(dataclasses.astuple(k.display())) for k in result.kpis.values()],
         "dimensions": list(result.dimensions),
         "grain": result.grain,
         "format": _option(argv, "--format", "table"),

@@ -153,12 +153,6 @@ def subquery(query: exp.Expression, name: str) -> exp.Subquery:
     return exp.Subquery(this=query, alias=exp.TableAlias(this=ident(name)))
 
 
-def aliased_table(name: str, alias_name: str) -> exp.Table:
-    node = table(name) if "." in name else exp.Table(this=ident(name))
-    node.set("alias", exp.TableAlias(this=ident(alias_name)))
-    return node
-
-
 def join(
     right: exp.Expression, on: exp.Expression | None, *, kind: str | None = "LEFT"
 ) -> exp.Join:
