@@ -948,6 +948,8 @@ kpis:
   opened_before:
     dataset: tickets
     formula: previous(count())
+  target_rate:
+    formula: 0.25
 """
 TABLES = {
     "tickets": (["ticket_id", "created_at", "channel", "customer_id"],
@@ -981,6 +983,8 @@ QUERY_ERRORS = [
     (["opened_before"], {"grain": "all"}, "bad-grain",
      "previous() compares periods; it needs a grain other than 'all'"),
     (["opened"], {"by": ["period"]}, "bad-by", "'period' cannot be a --by dimension: it is the period column"),
+    (["target_rate"], {"start": "2025-01-01"}, "no-periods",
+     "these KPIs read no dataset, so no period has rows: give --from and --to"),
 ]
 
 

@@ -35,6 +35,7 @@ from sqlglot import exp
 from .. import formula as f
 from ..binder import Atom, Binder, Window, atoms_of, rebuild
 from ..catalog import Catalog, DatasetEntry
+from ..errors import QueryError
 from . import periods as P
 from . import sql
 from .checks import QueryChecks

@@ -117,6 +117,14 @@ class SqlDialect:
     def greatest(self, args: Sequence[exp.Expression]) -> exp.Expression:
         return self._extreme("GREATEST", args)
 
+    def at_least(self, value: exp.Expression, floor: int) -> exp.Expression:
+        """``value`` raised to ``floor``, for period indexes of rows known to have a time.
+
+        Plain GREATEST: the null-propagating form of ``greatest`` costs a CASE per row, and
+        the scans that clamp already exclude rows without a time.
+        """
+        return func("GREATEST", value, lit(floor))
+
     def _extreme(self, name: str, args: Sequence[exp.Expression]) -> exp.Expression:
         """LEAST/GREATEST, null when any argument is null, on every engine."""
         if len(args) == 1:
@@ -390,6 +398,9 @@ class SQLite(SqlDialect):
     def time_gt(self, a, b):
         # '2024-01-01T10:00' and '2024-01-01 10:00' are the same instant but not the same text
         return exp.GT(this=func("JULIANDAY", a), expression=func("JULIANDAY", b))
+
+    def at_least(self, value, floor):
+        return func("MAX", value, lit(floor))  # SQLite's scalar MAX(a, b)
 
     def _extreme(self, name, args):
         return super()._extreme("MIN" if name == "LEAST" else "MAX", args)

@@ -80,7 +80,7 @@ class FlowScans:
         time_col = col(scan.time, scan.dataset) if scan.time else None
         p = self.d.period_index(time_col.copy(), self.grain) if time_col is not None and not self.all else None
         if p is not None and scan.unbounded and self.clamp is not None:
-            p = exp.Greatest(this=p, expressions=[lit(self.clamp)])
+            p = self.d.at_least(p, self.clamp)
         columns, group = self._group_columns(scan.dataset, level, tr, p)
         for m in measures:
             condition = without_filter(m.condition, shared)

@@ -16,18 +16,17 @@ WITH kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    COUNT(*) AS kd1_1,
-    COUNT(
-      CASE
-        WHEN customers.signup_at = DATE_ADD(
-          CAST('1900-01-01' AS DATE),
-          INTERVAL ((
-            EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1
-          ) - 22800) MONTH
-        )
-        THEN 1
-      END
-    ) AS ke1_1
+    1 AS kd1_1,
+    CASE
+      WHEN customers.signup_at = DATE_ADD(
+        CAST('1900-01-01' AS DATE),
+        INTERVAL ((
+          EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1
+        ) - 22800) MONTH
+      )
+      THEN 1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
@@ -35,12 +34,6 @@ WITH kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(
-      EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
-      24299
-    ),
-    customers.plan
   UNION ALL
   SELECT
     GREATEST(
@@ -48,18 +41,17 @@ WITH kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    -COUNT(*) AS kd1_1,
-    -COUNT(
-      CASE
-        WHEN customers.churned_at = DATE_ADD(
-          CAST('1900-01-01' AS DATE),
-          INTERVAL ((
-            EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1
-          ) - 22800) MONTH
-        )
-        THEN 1
-      END
-    ) AS ke1_1
+    -1 AS kd1_1,
+    CASE
+      WHEN customers.churned_at = DATE_ADD(
+        CAST('1900-01-01' AS DATE),
+        INTERVAL ((
+          EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1
+        ) - 22800) MONTH
+      )
+      THEN -1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
@@ -67,12 +59,6 @@ WITH kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(
-      EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
-      24299
-    ),
-    customers.plan
 ), kpi_k1 AS (
   SELECT
     p,

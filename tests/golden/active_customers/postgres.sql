@@ -16,9 +16,12 @@ WITH kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    COUNT(*) AS kd1_1,
-    COUNT(*) FILTER(WHERE
-      customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)) AS ke1_1
+    1 AS kd1_1,
+    CASE
+      WHEN customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)
+      THEN 1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
@@ -26,12 +29,6 @@ WITH kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(
-      EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
-      24299
-    ),
-    customers.plan
   UNION ALL
   SELECT
     GREATEST(
@@ -39,9 +36,12 @@ WITH kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    -COUNT(*) AS kd1_1,
-    -COUNT(*) FILTER(WHERE
-      customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)) AS ke1_1
+    -1 AS kd1_1,
+    CASE
+      WHEN customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)
+      THEN -1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
@@ -49,12 +49,6 @@ WITH kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(
-      EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
-      24299
-    ),
-    customers.plan
 ), kpi_k1 AS (
   SELECT
     p,

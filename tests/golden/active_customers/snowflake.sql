@@ -16,19 +16,18 @@ WITH RECURSIVE kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    COUNT(*) AS kd1_1,
-    COUNT(
-      CASE
-        WHEN customers.signup_at = DATEADD(
-          MONTH,
-          (
-            DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1
-          ) - 22800,
-          CAST('1900-01-01' AS DATE)
-        )
-        THEN 1
-      END
-    ) AS ke1_1
+    1 AS kd1_1,
+    CASE
+      WHEN customers.signup_at = DATEADD(
+        MONTH,
+        (
+          DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1
+        ) - 22800,
+        CAST('1900-01-01' AS DATE)
+      )
+      THEN 1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
@@ -36,12 +35,6 @@ WITH RECURSIVE kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(
-      DATE_PART(YEAR, customers.signup_at) * 12 + DATE_PART(MONTH, customers.signup_at) - 1,
-      24299
-    ),
-    customers.plan
   UNION ALL
   SELECT
     GREATEST(
@@ -49,19 +42,18 @@ WITH RECURSIVE kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    -COUNT(*) AS kd1_1,
-    -COUNT(
-      CASE
-        WHEN customers.churned_at = DATEADD(
-          MONTH,
-          (
-            DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1
-          ) - 22800,
-          CAST('1900-01-01' AS DATE)
-        )
-        THEN 1
-      END
-    ) AS ke1_1
+    -1 AS kd1_1,
+    CASE
+      WHEN customers.churned_at = DATEADD(
+        MONTH,
+        (
+          DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1
+        ) - 22800,
+        CAST('1900-01-01' AS DATE)
+      )
+      THEN -1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
@@ -69,12 +61,6 @@ WITH RECURSIVE kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(
-      DATE_PART(YEAR, customers.churned_at) * 12 + DATE_PART(MONTH, customers.churned_at) - 1,
-      24299
-    ),
-    customers.plan
 ), kpi_k1 AS (
   SELECT
     p,

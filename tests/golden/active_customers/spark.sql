@@ -13,9 +13,12 @@ WITH kpi_s2 AS (
   SELECT
     GREATEST(YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1, 24299) AS p,
     customers.plan AS d_plan,
-    COUNT(*) AS kd1_1,
-    COUNT(*) FILTER(WHERE
-      customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)) AS ke1_1
+    1 AS kd1_1,
+    CASE
+      WHEN customers.signup_at = DATE_TRUNC('MONTH', customers.signup_at)
+      THEN 1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
@@ -23,16 +26,16 @@ WITH kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1, 24299),
-    customers.plan
   UNION ALL
   SELECT
     GREATEST(YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1, 24299) AS p,
     customers.plan AS d_plan,
-    -COUNT(*) AS kd1_1,
-    -COUNT(*) FILTER(WHERE
-      customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)) AS ke1_1
+    -1 AS kd1_1,
+    CASE
+      WHEN customers.churned_at = DATE_TRUNC('MONTH', customers.churned_at)
+      THEN -1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
@@ -40,9 +43,6 @@ WITH kpi_s2 AS (
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
-  GROUP BY
-    GREATEST(YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1, 24299),
-    customers.plan
 ), kpi_k1 AS (
   SELECT
     p,

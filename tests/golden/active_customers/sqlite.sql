@@ -16,9 +16,9 @@ WITH RECURSIVE kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    COUNT(*) AS kd1_1,
-    COUNT(*) FILTER(WHERE
-      JULIANDAY(customers.signup_at) = JULIANDAY(
+    1 AS kd1_1,
+    CASE
+      WHEN JULIANDAY(customers.signup_at) = JULIANDAY(
         PRINTF(
           '%04d-%02d-01',
           (
@@ -30,7 +30,10 @@ WITH RECURSIVE kpi_s2 AS (
             ) % 12
           ) + 1
         )
-      )) AS ke1_1
+      )
+      THEN 1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
@@ -39,12 +42,6 @@ WITH RECURSIVE kpi_s2 AS (
       customers.churned_at IS NULL
       OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
     )
-  GROUP BY
-    MAX(
-      CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1,
-      24299
-    ),
-    customers.plan
   UNION ALL
   SELECT
     MAX(
@@ -52,9 +49,9 @@ WITH RECURSIVE kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    -COUNT(*) AS kd1_1,
-    -COUNT(*) FILTER(WHERE
-      JULIANDAY(customers.churned_at) = JULIANDAY(
+    -1 AS kd1_1,
+    CASE
+      WHEN JULIANDAY(customers.churned_at) = JULIANDAY(
         PRINTF(
           '%04d-%02d-01',
           (
@@ -66,7 +63,10 @@ WITH RECURSIVE kpi_s2 AS (
             ) % 12
           ) + 1
         )
-      )) AS ke1_1
+      )
+      THEN -1
+      ELSE 0
+    END AS ke1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
@@ -75,12 +75,6 @@ WITH RECURSIVE kpi_s2 AS (
       customers.churned_at IS NULL
       OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
     )
-  GROUP BY
-    MAX(
-      CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1,
-      24299
-    ),
-    customers.plan
 ), kpi_k1 AS (
   SELECT
     p,
