@@ -18,7 +18,7 @@ import pytest
 
 import kpi_engine
 from conftest import write_tables
-from kpi_engine.binder import atoms_of
+from library_queries import approx, queryable, without_periods
 from kpi_engine.demo.data import generate
 from reference import evaluate, load_definitions
 
@@ -75,20 +75,6 @@ def test_every_kpi_is_documented_and_has_a_sensible_shape():
     assert issue_list <= set(project.kpis)
 
 
-def _group(project, by):
-    """The library's KPIs that can be queried with these dimensions (each dataset read defines them)."""
-    names = []
-    for name in project.kpis:
-        datasets = {a.dataset for a in atoms_of(project.binder.metric(name))}
-        if all(set(by) <= set(project.catalog.datasets[d].model.dimensions) for d in datasets):
-            names.append(name)
-    return names
-
-
-def _periodless(project, name):
-    return not any(a.shift or a.window or a.at for a in atoms_of(project.binder.metric(name)))
-
-
 QUERIES = [
     ("month", (), D(2025, 1, 1), D(2025, 12, 31)),
     ("month", ("plan",), D(2025, 7, 1), D(2025, 12, 31)),
@@ -102,16 +88,12 @@ QUERIES = [
 ]
 
 
-def _approx(rows):
-    return [tuple(pytest.approx(v, rel=1e-9, abs=1e-9) if isinstance(v, float) else v for v in row) for row in rows]
-
-
 @pytest.mark.parametrize("grain, by, start, end", QUERIES, ids=[f"{q[0]}-{'-'.join(q[1]) or 'total'}" for q in QUERIES])
 def test_library_numbers_on_duckdb_and_sqlite_equal_the_reference(projects, reference_data, grain, by, start, end):
     duck = projects["duckdb"]
-    names = _group(duck, by)
+    names = queryable(duck, by)
     if grain == "all":
-        names = [n for n in names if _periodless(duck, n)]
+        names = [n for n in names if without_periods(duck, n)]
     assert len(names) >= 8
     expected_columns, expected_rows = evaluate(load_definitions(sorted(LIBRARY.glob("*.yml"))), reference_data,
                                                names, grain=grain, by=by, start=start, end=end)
@@ -119,4 +101,4 @@ def test_library_numbers_on_duckdb_and_sqlite_equal_the_reference(projects, refe
     for engine, project in projects.items():
         result = project.query(names, grain=grain, by=by, start=start, end=end)
         assert result.columns == expected_columns, engine
-        assert result.rows == _approx(expected_rows), engine
+        assert result.rows == approx(expected_rows), engine

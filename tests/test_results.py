@@ -247,6 +247,9 @@ def test_grains(project):
     assert all_grain.columns == ["volume", "aht"]
     # handles 100, 200, 300, 500, 50, 150, 100 = 1400 over 7
     assert rows(all_grain) == [(8, 200.0)]
+    # sorted 50, 100, 100, 150, 200, 300, 500: the median is the 4th, 150;
+    # p90: h = 6*0.9 = 5.4 -> 300 + 0.4*(500-300) = 380 (SQLite computes these from row numbers)
+    assert rows(project.query(["med_h", "p90_h"], grain="all")) == [(150.0, 380.0)]
     assert rows(project.query(["volume"], grain="all", start="2025-01-01", end="2025-01-31")) == [(3,)]
     # ISO weeks: 2025-01-03 is in the week of Monday 2024-12-30; 2025-01-15 in the week of the 13th;
     # --to 2025-01-20 (a Monday) reports that whole week
@@ -326,3 +329,26 @@ def test_result_helpers(project):
     result = project.query(["volume"], start="2025-01-01", end="2025-02-28")
     assert result.to_dicts() == [{"period": JAN, "volume": 3}, {"period": FEB, "volume": 0}]
     assert result.sql.lstrip().upper().startswith("WITH")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unicode_text_and_instants_just_before_midnight(make_project, engine):
+    definitions = """
+    datasets:
+      places:
+        table: places
+        time: seen_at
+    kpis:
+      upper_ecole: {dataset: places, formula: "count(where upper(name) = 'ÉCOLE')"}
+      lower_zurich: {dataset: places, formula: "count(where lower(name) = 'zürich')"}
+      chars: {dataset: places, formula: sum(length(name))}
+      weekdays: {dataset: places, formula: sum(day_of_week(seen_at))}
+      hours: {dataset: places, formula: sum(hour(seen_at))}
+    """
+    places = (["name", "seen_at"], [("école", T(2024, 12, 31, 23, 59, 59, 999999)),  # a Tuesday (2), hour 23
+                                    ("ZÜRICH", T(2025, 1, 1)),  # a Wednesday (3), hour 0
+                                    ("東京", T(2025, 1, 5, 12))])  # a Sunday (7), hour 12
+    project = make_project(definitions, {"places": places}, engine=engine)
+    result = project.query(["upper_ecole", "lower_zurich", "chars", "weekdays", "hours"], grain="all")
+    # 'école' upper is 'ÉCOLE'; 'ZÜRICH' lower is 'zürich'; 5 + 6 + 2 characters; 2 + 3 + 7; 23 + 0 + 12
+    assert rows(result) == [(1, 1, 13, 12, 35)]

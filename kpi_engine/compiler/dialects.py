@@ -365,7 +365,9 @@ class SQLite(SqlDialect):
         return self._strftime_int("%H", ts)
 
     def day_of_week(self, ts):
-        weekday = self._strftime_int("%w", ts)  # 0 = Sunday
+        # %w of the date: SQLite takes %w from the julian day, rounded to the millisecond, so
+        # '2024-12-31 23:59:59.9999' would be a Wednesday while its %Y-%m-%d is Tuesday's
+        weekday = self._strftime_int("%w", func("DATE", ts))  # 0 = Sunday
         return binary(exp.Add, self.mod(binary(exp.Add, weekday, lit(6)), 7), lit(1))
 
     def day_number(self, ts):

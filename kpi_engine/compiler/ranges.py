@@ -49,7 +49,6 @@ class RangeAggregates:
         tr = self._row(dataset)
         columns: list[exp.Expression] = []
         conds: list[exp.Expression] = []
-        active = entry.model.active
         if atom.at is not None:
             assert active is not None
             for column, prefix in ((active.from_, "f"), (active.to, "t")):
@@ -65,7 +64,8 @@ class RangeAggregates:
                                      self.d.time_gt(col(active.to, dataset), col(active.from_, dataset))))
         else:
             time_col = col(atom.time or entry.model.time, dataset)
-            columns.append(alias(self.d.period_index(time_col, self.grain), "q"))
+            # grain all: one period, index 0 (as the spine's)
+            columns.append(alias(lit(0) if self.all else self.d.period_index(time_col, self.grain), "q"))
             unbounded = atom.window is not None and atom.window.kind == "cumulative"
             conds += self._time_range(time_col, item.lower, unbounded)
         columns += [alias(tr(node), f"d_{name}") for name, node in zip(level.dims, dims)]

@@ -8,7 +8,7 @@ text, so the same definitions give the same numbers as on DuckDB.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,22 @@ class SQLiteConnector(Connector):
             con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.options.timeout,
                                   check_same_thread=False)
             con.execute("PRAGMA query_only = ON")
+            # SQLite's own upper()/lower() change ASCII letters only ('é' stays 'é' in upper()):
+            # Unicode-aware ones give the same text as the other engines
+            con.create_function("upper", 1, _unicode(str.upper), deterministic=True)
+            con.create_function("lower", 1, _unicode(str.lower), deterministic=True)
         except sqlite3.Error as exc:
             raise self.failure(exc, "cannot be opened") from exc
         return SQLiteConnection(self, con)
+
+
+def _unicode(method: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A text function for SQLite: null stays null, other values are read as text."""
+
+    def apply(value: Any) -> Any:
+        return None if value is None else method(value if isinstance(value, str) else str(value))
+
+    return apply
 
 
 @hookimpl
