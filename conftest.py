@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,24 +44,28 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_dsn() -> Iterator[str]:
     """A DSN of a PostgreSQL server the tests may create schemas in."""
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install ./plugins/postgres)")
     given = os.environ.get("TEST_POSTGRES_DSN")
     if given:
         yield given
         return
-    folder = tmp_path_factory.mktemp("postgres")
-    os.chmod(folder, 0o755)
+    # not under pytest's temporary folder: as root, the server runs as the `postgres` user,
+    # who cannot enter root's private folders
+    folder = Path(tempfile.mkdtemp(prefix="kpi-postgres-"))
+    folder.chmod(0o755)
     script = ROOT / ".ci" / "postgres-server"
     started = subprocess.run(["bash", str(script), "start", str(folder), str(_free_port())],
                              capture_output=True, text=True, check=False)
     if started.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
         pytest.skip(f"no PostgreSQL server: {started.stderr.strip().splitlines()[-1:]}")
     try:
         yield started.stdout.strip()
     finally:
         subprocess.run(["bash", str(script), "stop", str(folder)], capture_output=True, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -105,8 +105,7 @@ def remember(project: Project, argv: list[str] | None, result: Result) -> None:
     if len(sources) != 1:
         return  # one query per source, merged: not one SQL text to replay
     connector = project.connectors.get(sources.pop())
-    plugins = {project.registry.pm.get_name(p) for p in project.registry.pm.get_plugins()}
-    if connector is None or connector.name not in ("duckdb", "sqlite") or plugins - _BUILTIN_PLUGINS:
+    if connector is None or connector.name not in ("duckdb", "sqlite") or _plugins_may_change_sql(project):
         return  # plugins may do anything; only the built-in connectors are opened here
     inputs = project.inputs
     files = [f for f in [inputs.config, *inputs.files, *inputs.plugins] if f is not None]
@@ -143,6 +142,22 @@ def _option(argv: list[str], name: str, default: str) -> str:
         if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return default
+
+
+def _plugins_may_change_sql(project: Project) -> bool:
+    """A local plugin module, or an installed plugin that adds functions, may change what a run computes.
+
+    An installed plugin that only adds connectors (kpi-engine-postgres) cannot change a run on the
+    built-in duckdb or sqlite connector, so installing one does not turn the cache off for every project.
+    """
+    pm = project.registry.pm
+    for plugin in pm.get_plugins():
+        if pm.get_name(plugin) in _BUILTIN_PLUGINS:
+            continue
+        hooks = {caller.name for caller in pm.get_hookcallers(plugin) or []}
+        if str(pm.get_name(plugin)).startswith("local:") or hooks - {"register_connectors"}:
+            return True
+    return False
 
 
 def run_cached(argv: list[str]) -> bool:

@@ -25,22 +25,29 @@ def live_errors(project: Project, datasets: list[str]) -> list[KpiError]:
     errors: list[KpiError] = []
     columns: dict[str, dict[str, str]] = {}
     relations: dict[str, exp.Expression] = {}
+    unreachable: set[str] = set()
     catalog = project.catalog
     for name in datasets:
         entry = catalog.datasets[name]
         connector = project.connectors.get(entry.model.source)
-        if connector is None:
+        if connector is None or entry.model.source in unreachable:
             continue
         dialect = dialect_for(connector.dialect)
         relation = project._relation(entry, dialect)
         relations[name] = relation
         relation_sql = dialect.generate(relation, pretty=False)
         try:
-            found = project.connection(entry.model.source).columns(relation_sql)
+            connection = project.connection(entry.model.source)
+        except SourceError as exc:  # a source that cannot be opened: said once, not once per dataset
+            unreachable.add(entry.model.source)
+            errors.append(exc)
+            continue
+        try:
+            found = connection.columns(relation_sql)
         except SourceError as exc:
             field = "table" if entry.model.table else "sql" if entry.model.sql else "file"
             errors.append(SourceError(f"dataset '{name}' cannot be read: {exc.message}", span=entry.span(field),
-                                      code="source"))
+                                      hint=exc.hint, code="source"))
             continue
         columns[name] = {c.lower(): c for c in found}
 

@@ -72,7 +72,7 @@ def test_hour():
 def test_iso_day_of_week():
     validate_all("day_of_week(ts)", {
         "duckdb": "ISODOW(ts)",
-        "sqlite": "((CAST(STRFTIME('%w', ts) AS INTEGER) + 6) % 7) + 1",
+        "sqlite": "((CAST(STRFTIME('%w', DATE(ts)) AS INTEGER) + 6) % 7) + 1",
         "postgres": "EXTRACT(ISODOW FROM ts)",
         "snowflake": "DAYOFWEEKISO(ts)",
         "bigquery": "MOD(EXTRACT(DAYOFWEEK FROM ts) + 5, 7) + 1",

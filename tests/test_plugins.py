@@ -125,14 +125,102 @@ def test_built_in_connectors_are_plugins_through_the_public_hooks():
     assert sorted(names) == ["duckdb", "sqlite"]
 
 
-def test_every_hook_is_documented_with_its_signature():
-    docs = (ROOT / "docs" / "plugins.md").read_text()
-    hooks = [name for name, value in inspect.getmembers(hookspecs, inspect.isfunction)
-             if getattr(value, "kpi_engine_spec", None) is not None]
+def _hooks() -> dict[str, inspect.Signature]:
+    """Every hook of kpi_engine/hookspecs.py, with its signature."""
+    return {name: inspect.signature(value) for name, value in inspect.getmembers(hookspecs, inspect.isfunction)
+            if getattr(value, "kpi_engine_spec", None) is not None}
+
+
+def markdown_sections(text: str) -> list[tuple[str, str]]:
+    """(heading line, text up to the next heading) for each ## or ### heading outside code blocks."""
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{2,3} ", line):
+            sections.append((line, []))
+            continue
+        sections[-1][1].append(line)
+    return [(heading, "\n".join(body) + "\n") for heading, body in sections[1:]]
+
+
+def hook_doc_problems(docs: str, hooks: dict[str, inspect.Signature]) -> list[str]:
+    """What the '## Hooks' part of docs/plugins.md lacks to document each hook like a public API.
+
+    Each hook needs a section headed by its exact signature (``### name(args) -> return``, as in
+    hookspecs.py) that says when it is **Called:**, its **Arguments:**, what it **Returns:**, and
+    has a ``python`` example implementing it with ``@hookimpl``. A section for a hook that no
+    longer exists is a problem too.
+    """
+    sections: dict[str, tuple[str, str]] = {}
+    in_hooks = found_hooks = False
+    for heading, body in markdown_sections(docs):
+        if heading.startswith("## "):
+            in_hooks = heading.strip() == "## Hooks"
+            found_hooks = found_hooks or in_hooks
+            continue
+        named = re.match(r"### (\w+)\(", heading)
+        if in_hooks and named:
+            sections[named.group(1)] = (" ".join(heading.split()), body)
+    if not found_hooks:
+        return ["docs/plugins.md has no '## Hooks' section"]
+    problems = [f"'### {name}(' documents no hook of hookspecs.py" for name in sections if name not in hooks]
+    for name, signature in hooks.items():
+        if name not in sections:
+            problems.append(f"docs/plugins.md has no '### {name}(' section under '## Hooks'")
+            continue
+        heading, body = sections[name]
+        expected = f"### {name}({', '.join(signature.parameters)})"
+        returns = signature.return_annotation
+        if returns is not inspect.Signature.empty:  # a string: hookspecs.py postpones annotations
+            expected += f" -> {returns if isinstance(returns, str) else inspect.formatannotation(returns)}"
+        if heading != expected:
+            problems.append(f"the section of {name} is not headed by its signature: {expected!r}")
+        for label in ("**Called:**", "**Arguments:**", "**Returns:**"):
+            if label not in body:
+                problems.append(f"the section of {name} does not say {label}")
+        examples = re.findall(r"^```python\n(.*?)^```", body, re.M | re.S)
+        if not any("@hookimpl" in code and re.search(rf"^def {name}\(", code, re.M) for code in examples):
+            problems.append(f"the section of {name} has no python example that implements it with @hookimpl")
+    return problems
+
+
+def test_every_hook_is_documented_with_its_signature_arguments_return_and_an_example():
+    hooks = _hooks()
     assert hooks, "hookspecs declares hooks"
+    assert hook_doc_problems((ROOT / "docs" / "plugins.md").read_text(), hooks) == []
     for name in hooks:
-        assert re.search(rf"^### {name}\(", docs, re.M), f"docs/plugins.md has no '### {name}(' section"
         assert inspect.getdoc(getattr(hookspecs, name)), f"{name} has no docstring"
+
+
+def _drop_section(docs: str, name: str) -> str:
+    heading, body = next((h, b) for h, b in markdown_sections(docs) if h.startswith(f"### {name}("))
+    return docs.replace(heading + "\n" + body, "")
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (lambda d: _drop_section(d, "register_functions"),
+     "docs/plugins.md has no '### register_functions(' section under '## Hooks'"),
+    (lambda d: d.replace("### register_connectors() ->", "### register_connectors(plugin) ->"),
+     "the section of register_connectors is not headed by its signature: "
+     "'### register_connectors() -> list[type[Connector]]'"),
+    (lambda d: d.replace("**Returns:** a list of the connector", "It returns a list of the connector"),
+     "the section of register_connectors does not say **Returns:**"),
+    (lambda d: d.replace("**Called:** once each time a project is loaded, after `register_connectors`",
+                         "Once each time a project is loaded, after `register_connectors`"),
+     "the section of register_functions does not say **Called:**"),
+    (lambda d: d.replace("def register_functions() -> list[FunctionSpec]:", "def hook() -> list[FunctionSpec]:"),
+     "the section of register_functions has no python example that implements it with @hookimpl"),
+    (lambda d: d.replace("## Errors a plugin can cause", "### register_tables() -> list\n\n## Errors a plugin can cause"),
+     "'### register_tables(' documents no hook of hookspecs.py"),
+])
+def test_the_hook_documentation_check_fails_on_a_gap(change, problem):
+    """The check above is only worth something if it fails: each gap in a copy of the docs is found."""
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    changed = change(docs)
+    assert changed != docs, "the change applies to the current docs"
+    assert hook_doc_problems(changed, _hooks()) == [problem]
 
 
 def test_hookspec_docstrings_say_when_and_what():

@@ -335,6 +335,18 @@ class Postgres(SqlDialect):
     def int_div(self, value, divisor):
         return func("DIV", value, lit(divisor))
 
+    def round(self, value, digits):
+        """Half away from zero with the argument's type, as DuckDB rounds.
+
+        PostgreSQL has no ROUND(double precision, int), and its ROUND(double precision)
+        rounds half to even (2.5 -> 2); ROUND of a NUMERIC rounds half away from zero.
+        The CASE arm that never runs gives the result the argument's type back (a double
+        stays a double, an integer or a numeric stays a numeric), by PostgreSQL's CASE
+        type resolution.
+        """
+        rounded = super().round(cast(value, "DECIMAL"), digits)
+        return exp.Case(ifs=[exp.If(this=exp.false(), true=value.copy())], default=rounded)
+
     def series(self, low, high, bounds):
         return self._series_select(func("GENERATE_SERIES", low, high), low, bounds)
 
