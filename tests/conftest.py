@@ -10,9 +10,9 @@ import pytest
 
 import kpi_engine
 
-from engines import Table, write_tables  # noqa: F401 - re-exported to the test modules
+from engines import EXECUTED, Table, write_tables  # noqa: F401 - re-exported to the test modules
 
-ENGINES = ("duckdb", "sqlite")
+ENGINES = EXECUTED  # every engine the tests execute
 
 
 @pytest.fixture

@@ -446,6 +446,13 @@ class Spark(SqlDialect):
     def add_days(self, days):
         return func("DATE_ADD", cast(lit(_EPOCH), "DATE"), self.integer(days))
 
+    def aggregate(self, func_name, arg, condition, fraction=None):
+        if func_name == "avg" and arg is not None and not (isinstance(arg, exp.Cast) and arg.is_type("double")):
+            # Spark's AVG of a DECIMAL(p, s) is a DECIMAL(p + 4, s + 4): 4/3 of a DECIMAL(18, 4) is 1.33333333.
+            # DuckDB's is a DOUBLE (1.3333333333333333), and so is Spark's AVG of a DOUBLE.
+            arg = self.double(arg)
+        return super().aggregate(func_name, arg, condition, fraction)
+
     def percentile(self, arg, fraction):
         return func("PERCENTILE", arg, lit(fraction))
 
