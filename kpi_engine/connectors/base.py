@@ -45,8 +45,20 @@ class Connection:
         return columns, [tuple(normalise_value(v) for v in row) for row in rows]
 
     def columns(self, relation_sql: str) -> list[str]:
-        """The column names of a table or query, without reading its rows."""
-        columns, _ = self.execute(f"SELECT * FROM ({relation_sql}) AS kpi_probe LIMIT 0")
+        """The column names of a table or query, without reading its rows.
+
+        A query is probed as a subquery; a table by its name, since some engines
+        (PostgreSQL) read no parenthesised table name, ``FROM (t)``.
+        """
+        import sqlglot
+        from sqlglot.errors import SqlglotError
+
+        try:
+            is_query = isinstance(sqlglot.parse_one(relation_sql, read=self.connector.dialect or None), exp.Query)
+        except SqlglotError:
+            is_query = False  # not SQL sqlglot reads: let the source say what is wrong with it
+        source = f"({relation_sql}) AS kpi_probe" if is_query else relation_sql
+        columns, _ = self.execute(f"SELECT * FROM {source} LIMIT 0")
         return columns
 
     def _execute(self, sql: str, parameters: Sequence[Any]) -> tuple[list[str], list[tuple]]:

@@ -74,19 +74,6 @@ class PostgresConnection(Connection):
         finally:
             _end_transaction(session)
 
-    def columns(self, relation_sql: str) -> list[str]:
-        """The column names of a table or a query; PostgreSQL reads no parenthesised table name (``FROM (t)``)."""
-        import sqlglot
-        from sqlglot.errors import SqlglotError
-
-        try:
-            is_query = isinstance(sqlglot.parse_one(relation_sql, read="postgres"), sqlglot.exp.Query)
-        except SqlglotError:
-            is_query = False  # not SQL sqlglot reads: let the server say what is wrong with it
-        source = f"({relation_sql}) AS kpi_probe" if is_query else relation_sql
-        columns, _ = self.execute(f"SELECT * FROM {source} LIMIT 0")
-        return columns
-
     def _live_session(self) -> psycopg.Connection:
         """The session, reopened when the server closed it since the last statement."""
         if not self._finalizer.alive:
