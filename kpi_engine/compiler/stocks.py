@@ -36,8 +36,7 @@ class StockScans:
             return wrap(arg) if sign > 0 else exp.Neg(this=wrap(arg))
         one = lit(sign)
         if func == "count" and arg is not None:  # count(x): rows where x is not null
-            return exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=wrap(arg), expression=exp.null())),
-                                        true=one)], default=lit(0))
+            return _when(not_null(arg), one)
         return one
 
     def _stock_value(self, atom: Atom, level: Level) -> exp.Expression:
