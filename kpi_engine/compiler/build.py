@@ -296,6 +296,8 @@ class _Build(QueryChecks, FlowScans, StockScans, RangeAggregates, Spine, ValueLa
 
     def _relation(self, entry: DatasetEntry, name: str) -> exp.Expression:
         relation = self.owner.relation(entry, self.d)
+        if not isinstance(relation, (exp.Table, exp.Query)):
+            relation = exp.Table(this=relation)  # a table function (a plugin's file reader) is a relation
         if isinstance(relation, exp.Table):
             relation = relation.copy()
             relation.set("alias", exp.TableAlias(this=sql.ident(name)))

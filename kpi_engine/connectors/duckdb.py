@@ -116,7 +116,9 @@ class DuckDBConnector(Connector):
         if reader is None:
             raise DefinitionError(f"cannot tell the format of '{pattern}': use a .csv, .parquet or .json file",
                                   code="no-files")
-        return exp.Anonymous(this=reader, expressions=[exp.Literal.string(str(path))])
+        # a table function is a relation: FROM read_csv_auto('...') AS t, never a subquery around it
+        # (DuckDB 2.0.1 rejects FROM (read_csv_auto('...')) AS t)
+        return exp.Table(this=exp.Anonymous(this=reader, expressions=[exp.Literal.string(str(path))]))
 
     def close(self) -> None:
         with self._lock:
