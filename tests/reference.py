@@ -672,7 +672,8 @@ class Entry:
         return self.start is not None and (self.end is None or self.end > self.start)
 
     def active_at(self, t: dt.datetime) -> bool:
-        return self.start is not None and self.start <= t and (self.end is None or t < self.end)
+        """In the stock taken just before instant t: from < t <= to (to null: still active)."""
+        return self.start is not None and self.start < t and (self.end is None or t <= self.end)
 
 
 @dataclass
@@ -1022,10 +1023,10 @@ class Query:
             self.require_dims(agg)
             for e in agg.entries:
                 if agg.at is not None:
-                    # active at some instant from the first reported period's start up to the first
-                    # instant after the last one (at=end reads that instant), both included
-                    ok = (e.start is not None and e.start <= hi
-                          and (e.end is None or (e.end > e.start and e.end > lo)))
+                    # in the stock just before some instant from the first reported period's start up
+                    # to the end of the last one: from < t <= to for some t in [lo, hi]
+                    ok = (e.start is not None and e.start < hi
+                          and (e.end is None or (e.end > e.start and e.end >= lo)))
                 else:
                     ok = self.in_range(agg, e, lo, hi)
                 if ok:

@@ -353,28 +353,30 @@ def test_stock_at_start_and_at_end_at_period_boundaries():
         "mrr_end": kpi("sum(mrr, at=end)", dataset="customers"),
     }
     _, rows = run(kpis)
-    # at=start reads the rows active at midnight on the period's first day:
-    #   Jan 1: id 1 (from = Jan 1 exactly) -> 1
+    # a stock is taken just before an instant t: from < t <= to.
+    # at=start: t is the period's first instant:
+    #   Jan 1: nobody (id 1 starts exactly then: new in January, not in its opening stock) -> 0
     #   Feb 1: ids 1, 2 (id 4 has to = from = Feb 1: never active) -> 2
-    #   Mar 1: id 1 only (id 2 ends exactly Mar 1; id 3 lived Feb 10-20) -> 1
-    # at=end reads the rows active at the next period's first instant:
-    #   Jan -> Feb 1: 2 (mrr 100 + 50); Feb -> Mar 1: 1 (100); Mar -> Apr 1: 1 (100)
+    #   Mar 1: ids 1, 2 (id 2 ends exactly Mar 1: in the stock, ended in March; id 3 lived Feb 10-20) -> 2
+    # at=end: t is the first instant after the period:
+    #   Jan -> Feb 1: 2 (mrr 100 + 50); Feb -> Mar 1: 2 (150); Mar -> Apr 1: 1 (100)
     # id 3 (inside February) is never counted. Bounds: from/to periods of the rows
     # ever active (ids 1, 2, 3: Jan..Mar); ids 4 and 5 (to <= from) are ignored.
     assert rows == [
-        ("2025-01-01", 1, 2, 150),
-        ("2025-02-01", 2, 1, 100),
-        ("2025-03-01", 1, 1, 100),
+        ("2025-01-01", 0, 2, 150),
+        ("2025-02-01", 2, 2, 150),
+        ("2025-03-01", 2, 1, 100),
     ]
 
 
 def test_stock_by_dimension_lists_rows_active_in_the_range():
     _, rows = run({"active": kpi("count(*, at=start)", dataset="customers")}, by=["plan"], **Q1)
-    # active at some instant of [Jan 1, Apr 1): ids 1 (pro), 2 (basic), 3 (pro, inside Feb)
+    # active just before some instant of [Jan 1, Apr 1]: ids 1 (pro), 2 (basic), 3 (pro, inside Feb)
+    # opening stocks: Jan nobody | Feb 1, 2 | Mar 1, 2 (2 ends exactly Mar 1)
     assert rows == [
-        ("2025-01-01", "basic", 0), ("2025-01-01", "pro", 1),
+        ("2025-01-01", "basic", 0), ("2025-01-01", "pro", 0),
         ("2025-02-01", "basic", 1), ("2025-02-01", "pro", 1),
-        ("2025-03-01", "basic", 0), ("2025-03-01", "pro", 1),
+        ("2025-03-01", "basic", 1), ("2025-03-01", "pro", 1),
     ]
 
 
@@ -385,9 +387,10 @@ def test_stock_with_other_aggregates_and_previous():
         "before": kpi("previous(count(*, at=start))", dataset="customers"),
     }
     _, rows = run(kpis, start=D(2025, 2, 1), end=D(2025, 3, 31))
-    # Feb at end (Mar 1): id 1 -> avg 100, plans {pro} = 1; previous at=start = Jan 1 -> 1
-    # Mar at end (Apr 1): id 1 -> 100, 1;                 previous at=start = Feb 1 -> 2
-    assert rows == [("2025-02-01", 100.0, 1, 1), ("2025-03-01", 100.0, 1, 2)]
+    # Feb at end (just before Mar 1): ids 1, 2 -> avg (100 + 50) / 2, plans {pro, basic} = 2;
+    #   previous at=start = just before Jan 1 -> 0
+    # Mar at end (just before Apr 1): id 1 -> 100, 1;  previous at=start = just before Feb 1 -> 2
+    assert rows == [("2025-02-01", 75.0, 2, 0), ("2025-03-01", 100.0, 1, 2)]
 
 
 # --- windows ---------------------------------------------------------------------------

@@ -283,45 +283,48 @@ def test_dimension_through_a_join(project):
 
 
 def test_stock_aggregates_at_period_boundaries(project):
-    # active at 01-01 00:00: 1, 2 (signed up exactly then) | at 02-01: 1, 2 (3 ended inside January)
-    # at 03-01: 1, 5 (2 churned exactly then) | at 04-01: 1, 5, 6 | at 05-01: 1, 6
+    # a stock is taken just before an instant t: from < t <= to.
+    # before 01-01 00:00: 1 (2 signs up exactly then: new in January) | before 02-01: 1, 2 (3 ended inside
+    # January) | before 03-01: 1, 2 (2 churns exactly then: in the stock, churned in March), 5 |
+    # before 04-01: 1, 5, 6 | before 05-01: 1, 6
     # signups: Jan 2, 3 | Feb 4, 5 | Mar 6;  churns: Jan 3 | Feb 4 | Mar 2 | Apr 5
+    # start + new - churned = end: 1+2-1 = 2, 2+2-1 = 3, 3+1-1 = 3, 3+0-1 = 2
     names = ["active_start", "active_end", "new", "churned", "churn_rate", "retention"]
     result = project.query(names, start="2025-01-01", end="2025-04-30")
     assert rows(result) == [
-        (JAN, 2, 2, 2, 1, 1 / 2, (2 - 2) / 2),
-        (FEB, 2, 2, 2, 1, 1 / 2, (2 - 2) / 2),
-        (MAR, 2, 3, 1, 1, 1 / 2, (3 - 1) / 2),
+        (JAN, 1, 2, 2, 1, 1 / 1, (2 - 2) / 1),
+        (FEB, 2, 3, 2, 1, 1 / 2, (3 - 2) / 2),
+        (MAR, 3, 3, 1, 1, 1 / 3, (3 - 1) / 3),
         (APR, 3, 2, 0, 1, 1 / 3, (2 - 0) / 3),
     ]
 
 
 def test_a_stock_reads_the_change_exactly_at_the_instant_after_the_last_period(project):
-    # at=end of February is the instant 2025-03-01 00:00:00, when customer 2 churned: no longer active.
-    # Active at 03-01: 1, 5 (on SQLite the churn is the text '2025-03-01 00:00:00')
-    assert rows(project.query(["active_end"], start="2025-01-01", end="2025-02-28")) == [(JAN, 2), (FEB, 2)]
+    # at=end of February is taken just before 2025-03-01 00:00:00, when customer 2 churns: still active.
+    # Active: 1, 2, 5 (on SQLite the churn is the text '2025-03-01 00:00:00')
+    assert rows(project.query(["active_end"], start="2025-01-01", end="2025-02-28")) == [(JAN, 2), (FEB, 3)]
 
 
 def test_stock_by_dimension_and_a_distinct_count_of_a_stock(project):
-    # customers active at some instant of Jan..Apr: 1 basic, 2 pro, 3 pro, 5 enterprise, 6 no plan
-    # (4 is never active). At the end of Jan: 1, 2 | Feb: 1, 5 | Mar: 1, 5, 6 | Apr: 1, 6
+    # customers in some stock of Jan..Apr: 1 basic, 2 pro, 3 pro, 5 enterprise, 6 no plan
+    # (4 is never active). At the end of Jan: 1, 2 | Feb: 1, 2, 5 | Mar: 1, 5, 6 | Apr: 1, 6
     result = project.query(["active_end"], by=["plan"], start="2025-01-01", end="2025-04-30")
     assert rows(result) == [
         (JAN, "basic", 1), (JAN, "enterprise", 0), (JAN, "pro", 1), (JAN, None, 0),
-        (FEB, "basic", 1), (FEB, "enterprise", 1), (FEB, "pro", 0), (FEB, None, 0),
+        (FEB, "basic", 1), (FEB, "enterprise", 1), (FEB, "pro", 1), (FEB, None, 0),
         (MAR, "basic", 1), (MAR, "enterprise", 1), (MAR, "pro", 0), (MAR, None, 1),
         (APR, "basic", 1), (APR, "enterprise", 0), (APR, "pro", 0), (APR, None, 1),
     ]
     # distinct plans of the customers active at each period's end (a null plan is not a value)
     assert rows(project.query(["plans_active"], start="2025-01-01", end="2025-04-30")) == [
-        (JAN, 2), (FEB, 2), (MAR, 2), (APR, 1)]
+        (JAN, 2), (FEB, 3), (MAR, 2), (APR, 1)]
 
 
 def test_missing_bounds_come_from_the_stock_spans(project):
     # without --from/--to: the earliest signup is December 2024, the latest change April 2025
     result = project.query(["active_end"])
-    # at 2025-01-01: customers 1 and 2 (2 signed up exactly then)
-    assert rows(result)[:2] == [("2024-12-01", 2), (JAN, 2)]
+    # just before 2025-01-01: customer 1 (2 signs up exactly then) | before 02-01: 1, 2
+    assert rows(result)[:2] == [("2024-12-01", 1), (JAN, 2)]
     assert [r[0] for r in result.rows] == ["2024-12-01", JAN, FEB, MAR, APR]
 
 

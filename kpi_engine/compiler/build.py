@@ -101,7 +101,6 @@ class _Build(QueryChecks, FlowScans, StockScans, RangeAggregates, Spine, ValueLa
         self.scans: dict[tuple, Scan] = {}
         self.stocks: dict[tuple, Stock] = {}
         self.ranges: dict[tuple[Atom, str], Range] = {}
-        self.stock_end = False
         self.literal_bounds = False
         self.clamp: int | None = None  # the period earlier rows of running sums are summed into
         self.max_shift = 0  # the furthest previous() reaches back
@@ -115,9 +114,7 @@ class _Build(QueryChecks, FlowScans, StockScans, RangeAggregates, Spine, ValueLa
     def bound(self, name: str) -> exp.Expression:
         """lo, hi, spine_lo or spine_hi: a literal when both dates are given and no history is read."""
         if self.literal_bounds:
-            # at=end reads the changes at the first instant after the last period: one period more
-            spine_hi = self.hi_lit + 1 if self.stock_end else self.hi_lit
-            value = {"lo": self.lo_lit, "hi": self.hi_lit, "spine_lo": self.spine_lower, "spine_hi": spine_hi}[name]
+            value = {"lo": self.lo_lit, "hi": self.hi_lit, "spine_lo": self.spine_lower, "spine_hi": self.hi_lit}[name]
             return lit(value)
         return col(name, "kpi_bounds")
 

@@ -42,8 +42,6 @@ class SqlDialect:
     native_percentile = True
     #: YEAR(ts), MONTH(ts), HOUR(ts) exist; otherwise EXTRACT(... FROM ts).
     named_date_parts = False
-    #: DATE_TRUNC('week', ts) starts weeks on Monday, so a period start is ts = DATE_TRUNC(grain, ts).
-    truncates_iso_weeks = False
     #: MAKE_DATE(year, month, day) exists: the first day of a month, quarter or year index.
     make_date = False
 
@@ -224,12 +222,6 @@ class SqlDialect:
     def add_months(self, months: exp.Expression) -> exp.Expression:
         return exp.DateAdd(this=cast(lit(_EPOCH), "DATE"), expression=months, unit=exp.var("MONTH"))
 
-    def is_period_start(self, ts: exp.Expression, index: exp.Expression, grain: str) -> exp.Expression:
-        """``ts`` is exactly the first instant of period ``index`` (its own period)."""
-        if self.truncates_iso_weeks:
-            return exp.EQ(this=ts, expression=exp.TimestampTrunc(this=ts.copy(), unit=exp.var(grain.upper())))
-        return exp.EQ(this=ts, expression=self.period_date(index, grain))
-
     def time_gt(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
         """``a`` is a later instant than ``b``."""
         return exp.GT(this=a, expression=b)
@@ -311,7 +303,6 @@ class SqlDialect:
 class DuckDB(SqlDialect):
     name = "duckdb"
     named_date_parts = True
-    truncates_iso_weeks = True
     make_date = True
 
     def day_of_week(self, ts):
@@ -323,7 +314,6 @@ class DuckDB(SqlDialect):
 
 class Postgres(SqlDialect):
     name = "postgres"
-    truncates_iso_weeks = True
     make_date = True
 
     def double(self, value):
@@ -406,9 +396,6 @@ class SQLite(SqlDialect):
         return func("PRINTF", lit("%04d-%02d-01"), self.int_div(months, 12),
                     binary(exp.Add, self.mod(months.copy(), 12), lit(1)))
 
-    def is_period_start(self, ts, index, grain):
-        return exp.EQ(this=func("JULIANDAY", ts), expression=func("JULIANDAY", self.period_date(index, grain)))
-
     def time_gt(self, a, b):
         # '2024-01-01T10:00' and '2024-01-01 10:00' are the same instant but not the same text
         return exp.GT(this=func("JULIANDAY", a), expression=func("JULIANDAY", b))
@@ -431,7 +418,6 @@ class SQLite(SqlDialect):
 class Spark(SqlDialect):
     name = "spark"
     named_date_parts = True
-    truncates_iso_weeks = True
     make_date = True
 
     def day_of_week(self, ts):

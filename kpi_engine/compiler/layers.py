@@ -72,7 +72,7 @@ class ValueLayers:
             t = levels["t"].out
             joins.append(sql.join(table_ref(t), exp.EQ(this=col("p", t), expression=col("p", x)), kind="LEFT"))
         where = None
-        if not (self.literal_bounds and self.spine_lower == self.lo_lit and not self.stock_end):
+        if not (self.literal_bounds and self.spine_lower == self.lo_lit):
             # the spine reaches outside lo..hi
             where = exp.Between(this=col("p", x), low=self.bound("lo"), high=self.bound("hi"))
         order = [exp.Ordered(this=col("p", x), nulls_first=False)]

@@ -64,7 +64,8 @@ class Stock:
     cte: str
     dataset: str
     level: str
-    measures: dict[tuple, tuple[str, str, str, f.Node | None, f.Node | None]] = field(default_factory=dict)
+    #: (func, arg, condition) → (change column, func, arg, condition)
+    measures: dict[tuple, tuple[str, str, f.Node | None, f.Node | None]] = field(default_factory=dict)
     filters: list[f.Node | None] = field(default_factory=list)
 
 
@@ -144,8 +145,3 @@ def not_null(value: exp.Expression) -> exp.Expression:
 
 def is_null(value: exp.Expression) -> exp.Expression:
     return exp.Is(this=wrap(value), expression=exp.null())
-
-
-def truthy(value: exp.Expression) -> exp.Expression:
-    """A computed boolean column as a condition on every engine (SQLite keeps 0/1)."""
-    return exp.EQ(this=value, expression=exp.true())

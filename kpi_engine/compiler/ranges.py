@@ -18,9 +18,8 @@ from .plan import (
     and_nodes,
     is_null,
     not_null,
-    truthy,
 )
-from .sql import alias, col, lit, table_ref, wrap
+from .sql import alias, col, lit, table_ref
 
 __all__ = ["RangeAggregates"]
 
@@ -54,10 +53,7 @@ class RangeAggregates:
             for column, prefix in ((active.from_, "f"), (active.to, "t")):
                 if column is None:
                     continue
-                edge = col(column, dataset)
-                p = self.d.period_index(edge, self.grain)
-                columns += [alias(p, f"{prefix}a"),
-                            alias(self.d.is_period_start(edge.copy(), p.copy(), self.grain), f"{prefix}e")]
+                columns.append(alias(self.d.period_index(col(column, dataset), self.grain), f"{prefix}a"))
             conds.append(not_null(col(active.from_, dataset)))
             if active.to:  # a row whose span ends where it starts, or before, is never active
                 conds.append(sql.or_(is_null(col(active.to, dataset)),
@@ -97,13 +93,11 @@ class RangeAggregates:
             return col(name, rows)
 
         if atom.at is not None:
+            # active just before the instant that opens period `instant`: from < t <= to, in periods
             instant = per if atom.at == "start" else sql.binary(exp.Add, per, lit(1))
-            match = [sql.or_(exp.LT(this=r("fa"), expression=instant),
-                             sql.and_(exp.EQ(this=r("fa"), expression=instant.copy()), truthy(r("fe"))))]
+            match = [exp.LT(this=r("fa"), expression=instant)]
             if active.to:
-                match.append(sql.or_(is_null(r("ta")), exp.GT(this=r("ta"), expression=instant.copy()),
-                                     sql.and_(exp.EQ(this=r("ta"), expression=instant.copy()),
-                                              exp.Not(this=wrap(truthy(r("te")))))))
+                match.append(sql.or_(is_null(r("ta")), exp.GTE(this=r("ta"), expression=instant.copy())))
         else:
             window = atom.window
             match = [exp.LTE(this=r("q"), expression=per)]
@@ -135,15 +129,10 @@ class RangeAggregates:
         if level.dims:
             if atom.at is None:
                 seen = exp.Between(this=r("q"), low=self.bound("lo"), high=self.bound("hi"))
-            else:  # active at some instant from the first period's start to the first instant after the last
-                seen = sql.or_(exp.LTE(this=r("fa"), expression=self.bound("hi")),
-                               sql.and_(exp.EQ(this=r("fa"), expression=sql.binary(exp.Add, self.bound("hi"),
-                                                                                      lit(1))), truthy(r("fe"))))
+            else:  # active just before some instant from the first period's start to the last one's end
+                seen = exp.LTE(this=r("fa"), expression=self.bound("hi"))
                 if active.to:
-                    ended_before = sql.or_(exp.LT(this=r("ta"), expression=self.bound("lo")),
-                                           sql.and_(exp.EQ(this=r("ta"), expression=self.bound("lo")),
-                                                    truthy(r("te"))))
-                    seen = sql.and_(seen, sql.or_(is_null(r("ta")), exp.Not(this=wrap(ended_before))))
+                    seen = sql.and_(seen, sql.or_(is_null(r("ta")), exp.GTE(this=r("ta"), expression=self.bound("lo"))))
             source.combos = sql.select([r(f"d_{d}") for d in level.dims], table_ref(rows),
                                        joins=self.bounds_join(),
                                        where=seen, distinct=True)

@@ -45,7 +45,7 @@ class Spine:
                 earliest = exp.Subquery(this=sql.select([exp.Min(this=col("p"))],
                                                         sql.subquery(union(unbounded), "kpi_early")))
                 spine_lo = smaller(earliest, spine_lo)
-        spine_hi = sql.binary(exp.Add, hi.copy(), lit(1)) if self.stock_end else hi.copy()
+        spine_hi = hi.copy()
         from_ = sql.subquery(union(self.raw), "kpi_all") if needs_data and self.raw else None
         self.cte("kpi_bounds", sql.select([alias(lo, "lo"), alias(hi, "hi"), alias(spine_lo, "spine_lo"),
                                            alias(spine_hi, "spine_hi")], from_))

@@ -16,21 +16,11 @@ WITH kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    1 AS kd1_1,
-    CASE
-      WHEN customers.signup_at = DATE_ADD(
-        CAST('1900-01-01' AS DATE),
-        INTERVAL ((
-          EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1
-        ) - 22800) MONTH
-      )
-      THEN 1
-      ELSE 0
-    END AS ke1_1
+    1 AS kd1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
-    AND customers.signup_at < '2025-05-01'
+    AND customers.signup_at < '2025-04-01'
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
@@ -41,21 +31,11 @@ WITH kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    -1 AS kd1_1,
-    CASE
-      WHEN customers.churned_at = DATE_ADD(
-        CAST('1900-01-01' AS DATE),
-        INTERVAL ((
-          EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1
-        ) - 22800) MONTH
-      )
-      THEN -1
-      ELSE 0
-    END AS ke1_1
+    -1 AS kd1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
-    AND customers.churned_at < '2025-05-01'
+    AND customers.churned_at < '2025-04-01'
     AND (
       customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
     )
@@ -63,8 +43,7 @@ WITH kpi_s2 AS (
   SELECT
     p,
     d_plan,
-    SUM(kd1_1) AS kd1_1,
-    SUM(ke1_1) AS ke1_1
+    SUM(kd1_1) AS kd1_1
   FROM kpi_k1e
   GROUP BY
     p,
@@ -72,7 +51,7 @@ WITH kpi_s2 AS (
 ), kpi_periods AS (
   SELECT
     p
-  FROM UNNEST(GENERATE_ARRAY(24299, 24303)) AS p
+  FROM UNNEST(GENERATE_ARRAY(24299, 24302)) AS p
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -88,31 +67,13 @@ WITH kpi_s2 AS (
     FROM customers AS customers
     WHERE
       NOT customers.signup_at IS NULL
-      AND (
-        EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= 24302
-        OR EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 = 24302 + 1
-        AND customers.signup_at = DATE_ADD(
-          CAST('1900-01-01' AS DATE),
-          INTERVAL ((
-            EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1
-          ) - 22800) MONTH
-        )
-      )
+      AND EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= 24302
       AND (
         customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
       )
       AND (
         customers.churned_at IS NULL
-        OR NOT (
-          EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 < 24300
-          OR EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 = 24300
-          AND customers.churned_at = DATE_ADD(
-            CAST('1900-01-01' AS DATE),
-            INTERVAL ((
-              EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1
-            ) - 22800) MONTH
-          )
-        )
+        OR EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 >= 24300
       )
   ) AS kpi_seen
 ), kpi_vd AS (
@@ -120,8 +81,7 @@ WITH kpi_s2 AS (
     kpi_periods.p,
     kpi_combos.d_plan,
     COALESCE(kpi_s2.m2_1, 0) AS m2_1,
-    COALESCE(kpi_k1.kd1_1, 0) AS kd1_1,
-    COALESCE(kpi_k1.ke1_1, 0) AS ke1_1
+    COALESCE(kpi_k1.kd1_1, 0) AS kd1_1
   FROM kpi_periods
   CROSS JOIN kpi_combos
   LEFT JOIN kpi_s2
@@ -136,15 +96,13 @@ WITH kpi_s2 AS (
       PARTITION BY kpi_vd.d_plan
       ORDER BY kpi_vd.p
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) + LEAD(kpi_vd.ke1_1, 1, 0) OVER (PARTITION BY kpi_vd.d_plan ORDER BY kpi_vd.p) AS w1_d,
+    ) AS w1_d,
     kpi_vd.m2_1 AS w2_d,
-    (
-      SUM(kpi_vd.kd1_1) OVER (
-        PARTITION BY kpi_vd.d_plan
-        ORDER BY kpi_vd.p
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-      ) - kpi_vd.kd1_1
-    ) + kpi_vd.ke1_1 AS w3_d
+    SUM(kpi_vd.kd1_1) OVER (
+      PARTITION BY kpi_vd.d_plan
+      ORDER BY kpi_vd.p
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) - kpi_vd.kd1_1 AS w3_d
   FROM kpi_vd
 )
 SELECT

@@ -16,28 +16,11 @@ WITH RECURSIVE kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    1 AS kd1_1,
-    CASE
-      WHEN JULIANDAY(customers.signup_at) = JULIANDAY(
-        PRINTF(
-          '%04d-%02d-01',
-          (
-            CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1
-          ) / 12,
-          (
-            (
-              CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1
-            ) % 12
-          ) + 1
-        )
-      )
-      THEN 1
-      ELSE 0
-    END AS ke1_1
+    1 AS kd1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
-    AND customers.signup_at < '2025-05-01'
+    AND customers.signup_at < '2025-04-01'
     AND (
       customers.churned_at IS NULL
       OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
@@ -49,28 +32,11 @@ WITH RECURSIVE kpi_s2 AS (
       24299
     ) AS p,
     customers.plan AS d_plan,
-    -1 AS kd1_1,
-    CASE
-      WHEN JULIANDAY(customers.churned_at) = JULIANDAY(
-        PRINTF(
-          '%04d-%02d-01',
-          (
-            CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1
-          ) / 12,
-          (
-            (
-              CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1
-            ) % 12
-          ) + 1
-        )
-      )
-      THEN -1
-      ELSE 0
-    END AS ke1_1
+    -1 AS kd1_1
   FROM customers AS customers
   WHERE
     NOT customers.churned_at IS NULL
-    AND customers.churned_at < '2025-05-01'
+    AND customers.churned_at < '2025-04-01'
     AND (
       customers.churned_at IS NULL
       OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
@@ -79,8 +45,7 @@ WITH RECURSIVE kpi_s2 AS (
   SELECT
     p,
     d_plan,
-    SUM(kd1_1) AS kd1_1,
-    SUM(ke1_1) AS ke1_1
+    SUM(kd1_1) AS kd1_1
   FROM kpi_k1e
   GROUP BY
     p,
@@ -93,7 +58,7 @@ WITH RECURSIVE kpi_s2 AS (
     kpi_periods.p + 1 AS p
   FROM kpi_periods
   WHERE
-    kpi_periods.p < 24303
+    kpi_periods.p < 24302
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -109,46 +74,14 @@ WITH RECURSIVE kpi_s2 AS (
     FROM customers AS customers
     WHERE
       NOT customers.signup_at IS NULL
-      AND (
-        CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 <= 24302
-        OR CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 = 24302 + 1
-        AND JULIANDAY(customers.signup_at) = JULIANDAY(
-          PRINTF(
-            '%04d-%02d-01',
-            (
-              CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1
-            ) / 12,
-            (
-              (
-                CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1
-              ) % 12
-            ) + 1
-          )
-        )
-      )
+      AND CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1 <= 24302
       AND (
         customers.churned_at IS NULL
         OR JULIANDAY(customers.churned_at) > JULIANDAY(customers.signup_at)
       )
       AND (
         customers.churned_at IS NULL
-        OR NOT (
-          CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 < 24300
-          OR CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 = 24300
-          AND JULIANDAY(customers.churned_at) = JULIANDAY(
-            PRINTF(
-              '%04d-%02d-01',
-              (
-                CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1
-              ) / 12,
-              (
-                (
-                  CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1
-                ) % 12
-              ) + 1
-            )
-          )
-        )
+        OR CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 >= 24300
       )
   ) AS kpi_seen
 ), kpi_vd AS (
@@ -156,8 +89,7 @@ WITH RECURSIVE kpi_s2 AS (
     kpi_periods.p,
     kpi_combos.d_plan,
     COALESCE(kpi_s2.m2_1, 0) AS m2_1,
-    COALESCE(kpi_k1.kd1_1, 0) AS kd1_1,
-    COALESCE(kpi_k1.ke1_1, 0) AS ke1_1
+    COALESCE(kpi_k1.kd1_1, 0) AS kd1_1
   FROM kpi_periods
   CROSS JOIN kpi_combos
   LEFT JOIN kpi_s2
@@ -172,15 +104,13 @@ WITH RECURSIVE kpi_s2 AS (
       PARTITION BY kpi_vd.d_plan
       ORDER BY kpi_vd.p
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) + LEAD(kpi_vd.ke1_1, 1, 0) OVER (PARTITION BY kpi_vd.d_plan ORDER BY kpi_vd.p) AS w1_d,
+    ) AS w1_d,
     kpi_vd.m2_1 AS w2_d,
-    (
-      SUM(kpi_vd.kd1_1) OVER (
-        PARTITION BY kpi_vd.d_plan
-        ORDER BY kpi_vd.p
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-      ) - kpi_vd.kd1_1
-    ) + kpi_vd.ke1_1 AS w3_d
+    SUM(kpi_vd.kd1_1) OVER (
+      PARTITION BY kpi_vd.d_plan
+      ORDER BY kpi_vd.p
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) - kpi_vd.kd1_1 AS w3_d
   FROM kpi_vd
 )
 SELECT
