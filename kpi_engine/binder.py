@@ -444,6 +444,9 @@ class Binder:
         if call.where is not None and spec.kind != "aggregate":
             raise text.error(call.where, f"'where' only goes inside an aggregate, not {call.name}()",
                              code="where-not-allowed")
+        problem = spec.check(call) if spec.check is not None else None
+        if problem is not None:
+            raise text.error(problem[0], problem[1], code="bad-argument")
         seen: set[str] = set()
         for arg in call.named:
             key = arg.name.lower()

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from .formula import Call, Node
+
     from .compiler.dialects import SqlDialect
 
 __all__ = ["BUILTIN_FUNCTIONS", "AGGREGATES", "WINDOWS", "FunctionSpec"]
@@ -45,6 +47,8 @@ class FunctionSpec:
     max_args: int | None = None
     named: frozenset[str] = field(default_factory=frozenset)
     sql: SqlBuilder | None = None
+    #: checks the written arguments before any SQL: (node at fault, message), or None when they are fine
+    check: Callable[[Call], tuple[Node, str] | None] | None = None
 
     def arity_message(self) -> str:
         if self.max_args == self.min_args:
@@ -56,8 +60,24 @@ class FunctionSpec:
         return f"{self.name}() takes {count}: {self.signature}"
 
 
-def _row(name: str, signature: str, description: str, lo: int, hi: int | None, sql: SqlBuilder) -> FunctionSpec:
-    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql)
+def _row(name: str, signature: str, description: str, lo: int, hi: int | None, sql: SqlBuilder,
+         check: Callable[[Call], tuple[Node, str] | None] | None = None) -> FunctionSpec:
+    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql, check=check)
+
+
+def _round_digits(call: Call) -> tuple[Node, str] | None:
+    """round()'s digits are a whole number written in the formula: the rounding is planned for them."""
+    from . import formula as f
+    from .compiler.rounding import MAX_DIGITS
+
+    if len(call.args) < 2:
+        return None
+    node = call.args[1]
+    sign, number = (-1, node.operand) if isinstance(node, f.Negate) else (1, node)
+    if isinstance(number, f.Number) and number.value == number.value.to_integral_value() \
+            and abs(number.value) <= MAX_DIGITS:
+        return None
+    return node, f"round() takes its digits as a whole number from -{MAX_DIGITS} to {MAX_DIGITS}, e.g. round(x, 2)"
 
 
 _AGG_NAMED = frozenset({"time", "at"})
@@ -102,8 +122,9 @@ ROW_FUNCTIONS: dict[str, FunctionSpec] = {
         _row("if", "if(condition, then, else)", "then when condition is true, else otherwise.", 3, 3,
              lambda d, a: d.if_(a[0], a[1], a[2])),
         _row("abs", "abs(x)", "Absolute value.", 1, 1, lambda d, a: d.abs(a[0])),
-        _row("round", "round(x) | round(x, digits)", "x rounded to digits (default 0) decimals.", 1, 2,
-             lambda d, a: d.round(a[0], a[1] if len(a) > 1 else None)),
+        _row("round", "round(x) | round(x, digits)",
+             "x as a double, rounded half away from zero to digits (default 0, -15 to 15) decimals.", 1, 2,
+             lambda d, a: d.round(a[0], a[1] if len(a) > 1 else None), _round_digits),
         _row("floor", "floor(x)", "Largest integer <= x.", 1, 1, lambda d, a: d.floor(a[0])),
         _row("ceil", "ceil(x)", "Smallest integer >= x.", 1, 1, lambda d, a: d.ceil(a[0])),
         _row("least", "least(a, b, ...)", "Smallest argument; null if any is null.", 1, None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["normalise_value"]
+__all__ = ["normalise_value", "with_booleans"]
 
 
 def normalise_value(value: Any) -> Any:
@@ -23,3 +24,11 @@ def normalise_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
+
+
+def with_booleans(rows: list[tuple], positions: Sequence[int]) -> list[tuple]:
+    """Rows with the 0/1 of the given columns as False/True (engines without a boolean type)."""
+    if not positions:
+        return rows
+    chosen = set(positions)
+    return [tuple(bool(v) if i in chosen and v is not None else v for i, v in enumerate(row)) for row in rows]

@@ -10,6 +10,7 @@ as views (written by DuckDB, so the types are the same as DuckDB's).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -19,8 +20,29 @@ from typing import Any
 
 Table = tuple[Sequence[str], Sequence[Sequence[Any]]]
 
-#: The engines the tests run KPIs on (the others are compile-only).
-EXECUTED = ("duckdb", "sqlite", "postgres", "spark")
+#: Every engine the tests can run KPIs on (the others are compile-only).
+ALL_EXECUTED = ("duckdb", "sqlite", "postgres", "spark")
+
+
+def executed_engines(setting: str | None) -> tuple[str, ...]:
+    """The engines named by ``TEST_ENGINES`` (comma-separated), or all of them when it is unset.
+
+    A run without PostgreSQL and Spark (CI's lowest-versions run installs only the core
+    package) names ``duckdb,sqlite``, so those tests are not collected rather than skipped:
+    with ``CI=true`` a skip is a failure. An unknown name is an error, never a silent no-op.
+    """
+    names = [name.strip().lower() for name in (setting or "").split(",") if name.strip()]
+    if not names:
+        return ALL_EXECUTED
+    unknown = [name for name in names if name not in ALL_EXECUTED]
+    if unknown:
+        raise ValueError(f"TEST_ENGINES: unknown engine(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(ALL_EXECUTED)}")
+    return tuple(engine for engine in ALL_EXECUTED if engine in names)
+
+
+#: The engines this run executes KPIs on: all of them, or those ``TEST_ENGINES`` names.
+EXECUTED = executed_engines(os.environ.get("TEST_ENGINES"))
 
 #: Spark settings for tests: small shuffles, no web UI, UTC session time.
 SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false",
@@ -87,7 +109,8 @@ def write_sqlite(path: Path, tables: dict[str, Table]) -> None:
     con = sqlite3.connect(path)
     try:
         for name, (columns, rows) in tables.items():
-            con.execute(f'CREATE TABLE "{name}" ({", ".join(chr(34) + c + chr(34) for c in columns)})')
+            # declared types as tools write them (BOOLEAN, TIMESTAMP, ...): values keep SQLite's own forms
+            con.execute(_ddl(name, (columns, rows), "sqlite"))
             marks = ", ".join("?" for _ in columns)
             con.executemany(f'INSERT INTO "{name}" VALUES ({marks})', [[_sqlite_value(v) for v in row] for row in rows])
         con.commit()

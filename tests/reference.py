@@ -311,17 +311,11 @@ def like(value: Any, pattern: str) -> bool | None:
 
 
 def _round(value: Any, digits: int) -> Any:
-    """Round half away from zero, on the value's decimal representation."""
+    """The value as a binary double, rounded half away from zero (Decimal(float) is its exact value)."""
     if value is None:
         return None
     exponent = Decimal(1).scaleb(-digits)
-    if isinstance(value, int) and not isinstance(value, bool):
-        if digits >= 0:
-            return value
-        return int(Decimal(value).quantize(exponent, rounding=ROUND_HALF_UP))
-    if isinstance(value, float):
-        return float(Decimal(repr(value)).quantize(exponent, rounding=ROUND_HALF_UP))
-    return Decimal(value).quantize(exponent, rounding=ROUND_HALF_UP)
+    return float(Decimal(float(value)).quantize(exponent, rounding=ROUND_HALF_UP))
 
 
 def _floor_ceil(value: Any, rounding: str) -> Any:

@@ -38,6 +38,7 @@ from ..catalog import Catalog, DatasetEntry
 from ..errors import QueryError
 from . import periods as P
 from . import sql
+from .booleans import boolean_kind, combine
 from .checks import QueryChecks
 from .dialects import SqlDialect
 from .flows import FlowScans
@@ -181,7 +182,12 @@ class _Build(QueryChecks, FlowScans, StockScans, RangeAggregates, Spine, ValueLa
         final.set("with_" if "with_" in exp.Select.arg_types else "with", with_)
         columns = (() if self.all else ("period",)) + q.by + tuple(metrics)
         source = self.owner.source_name(datasets[0]) if datasets else None
-        return CompiledQuery(final, self.d.generate(final), columns, tuple(metrics), q.by, self.grain, source)
+        kinds = [(d, combine(boolean_kind(self.binder.dimension(ds, d), ds, self.catalog) for ds in datasets))
+                 for d in q.by]
+        kinds += [(name, boolean_kind(tree, None, self.catalog)) for name, tree in metrics.items()]
+        booleans = tuple((name, kind) for name, kind in kinds if kind is not False)
+        return CompiledQuery(final, self.d.generate(final), columns, tuple(metrics), q.by, self.grain, source,
+                             booleans)
 
     # ============================================================== checks
 

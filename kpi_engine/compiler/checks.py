@@ -103,6 +103,9 @@ class QueryChecks:
                     raise text.error(item, spec.arity_message(), code="arity")
                 if item.where is not None:
                     raise text.error(item.where, "'where' only goes inside an aggregate", code="bad-where")
+                problem = spec.check(item) if spec.check is not None else None
+                if problem is not None:
+                    raise text.error(problem[0], problem[1], code="bad-argument")
         self.where_node = node
 
     def _check_atoms(self, atoms: Sequence[Atom]) -> None:

@@ -23,7 +23,8 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 
 from ..errors import QueryError, did_you_mean
 from . import sql
-from .sql import binary, cast, col, func, lit, wrap
+from .rounding import exact_round
+from .sql import binary, cast, col, func, lit, literal_int, wrap
 
 __all__ = ["SqlDialect", "dialect_for", "known_dialects"]
 
@@ -101,10 +102,15 @@ class SqlDialect:
         return exp.Abs(this=value)
 
     def round(self, value: exp.Expression, digits: exp.Expression | None) -> exp.Expression:
-        return exp.Round(this=value, decimals=digits) if digits is not None else exp.Round(this=value)
+        """The binary double rounded half away from zero, the same on every engine (``rounding``)."""
+        return exact_round(self, value, literal_int(digits) if digits is not None else 0)
 
     def floor(self, value: exp.Expression) -> exp.Expression:
         return exp.Floor(this=value)
+
+    def floor_nonnegative(self, value: exp.Expression) -> exp.Expression:
+        """The whole part of a non-negative double (below 2**52)."""
+        return self.floor(value)
 
     def ceil(self, value: exp.Expression) -> exp.Expression:
         return exp.Ceil(this=value)
@@ -252,7 +258,8 @@ class SqlDialect:
             node = exp.Max(this=arg)
         elif func_name == "percentile":
             assert fraction is not None and arg is not None
-            node = self.percentile(arg, fraction)
+            # interpolated as doubles: a DECIMAL(10, 2) median of 1.01 and 1.02 is 1.015, not 1.01
+            node = self.percentile(arg if _is_double(arg) else self.double(arg), fraction)
         else:
             raise ValueError(func_name)
         if condition is not None:
@@ -300,6 +307,10 @@ class SqlDialect:
     uses_recursive_series = False
 
 
+def _is_double(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT)
+
+
 class DuckDB(SqlDialect):
     name = "duckdb"
     named_date_parts = True
@@ -325,18 +336,6 @@ class Postgres(SqlDialect):
     def int_div(self, value, divisor):
         return func("DIV", value, lit(divisor))
 
-    def round(self, value, digits):
-        """Half away from zero with the argument's type, as DuckDB rounds.
-
-        PostgreSQL has no ROUND(double precision, int), and its ROUND(double precision)
-        rounds half to even (2.5 -> 2); ROUND of a NUMERIC rounds half away from zero.
-        The CASE arm that never runs gives the result the argument's type back (a double
-        stays a double, an integer or a numeric stays a numeric), by PostgreSQL's CASE
-        type resolution.
-        """
-        rounded = super().round(cast(value, "DECIMAL"), digits)
-        return exp.Case(ifs=[exp.If(this=exp.false(), true=value.copy())], default=rounded)
-
     def series(self, low, high, bounds):
         return self._series_select(func("GENERATE_SERIES", low, high), low, bounds)
 
@@ -356,6 +355,10 @@ class SQLite(SqlDialect):
 
     def date(self, ts):
         return func("DATE", ts)
+
+    def floor_nonnegative(self, value):
+        # CAST truncates, which is the floor of a non-negative value; FLOOR needs SQLite's math functions
+        return cast(value, "INTEGER")
 
     def year(self, ts):
         return self._strftime_int("%Y", ts)

@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from .. import formula as f
 from ..binder import Atom
+from .booleans import Boolean
 from .sql import wrap
 
 __all__ = ["CompiledQuery"]
@@ -29,6 +30,8 @@ class CompiledQuery:
     dimensions: tuple[str, ...]
     grain: str
     source: str | None
+    #: result columns that hold booleans (``booleans.Boolean``), for engines that return them as 0/1
+    booleans: tuple[tuple[str, Boolean], ...] = ()
 
 
 @dataclass(slots=True)

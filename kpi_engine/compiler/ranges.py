@@ -59,13 +59,18 @@ class RangeAggregates:
                 conds.append(sql.or_(is_null(col(active.to, dataset)),
                                      self.d.time_gt(col(active.to, dataset), col(active.from_, dataset))))
         else:
-            time_col = col(atom.time or entry.model.time, dataset)
+            time = atom.time or entry.model.time
+            time_col = col(time, dataset) if time is not None else None  # none: grain all reads every row
             # grain all: one period, index 0 (as the spine's)
             columns.append(alias(lit(0) if self.all else self.d.period_index(time_col, self.grain), "q"))
             unbounded = atom.window is not None and atom.window.kind == "cumulative"
-            conds += self._time_range(time_col, item.lower, unbounded)
+            if time_col is not None:
+                conds += self._time_range(time_col, item.lower, unbounded)
         columns += [alias(tr(node), f"d_{name}") for name, node in zip(level.dims, dims)]
-        columns.append(alias(tr(atom.arg), "x"))
+        value = tr(atom.arg)
+        if atom.func in ("median", "percentile"):
+            value = self.d.double(value)  # interpolated as doubles on every engine (SPEC §4.1)
+        columns.append(alias(value, "x"))
         # the inner where and null values exclude a row from the value, not from the rows read
         counted = sql.and_(tr(atom.condition) if atom.condition is not None else None, not_null(tr(atom.arg)))
         columns.append(alias(exp.Case(ifs=[exp.If(this=counted, true=lit(1))], default=lit(0)), "c"))

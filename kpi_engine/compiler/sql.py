@@ -21,6 +21,7 @@ __all__ = [
     "func",
     "ident",
     "lit",
+    "literal_int",
     "or_",
     "select",
     "table",
@@ -57,6 +58,15 @@ def lit(value: object) -> exp.Expression:
     if isinstance(value, str):
         return exp.Literal.string(value)
     raise TypeError(f"no SQL literal for {value!r}")
+
+
+def literal_int(node: exp.Expression) -> int:
+    """The value of an integer literal built by :func:`lit` (``-2`` is a negated literal)."""
+    if isinstance(node, exp.Neg):
+        return -literal_int(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return int(node.this)
+    raise ValueError(f"not an integer literal: {node.sql()}")
 
 
 def func(name: str, *args: exp.Expression) -> exp.Expression:

@@ -32,11 +32,24 @@ class SQLiteConnection(Connection):
     def __init__(self, connector: SQLiteConnector, con: sqlite3.Connection) -> None:
         super().__init__(connector)
         self._con = con
+        self._declared: dict[str, dict[str, str]] = {}
 
     def _execute(self, sql: str, parameters: Sequence[Any]) -> tuple[list[str], list[tuple]]:
         cursor = self._con.execute(sql, tuple(parameters))
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
+
+    def declares_boolean(self, table: str, column: str) -> bool:
+        """From the declared type (``PRAGMA table_info``): BOOLEAN or BOOL, as written by most tools."""
+        if table not in self._declared:
+            schema, _, name = table.rpartition(".")
+            prefix = f'"{schema}".' if schema else ""
+            try:
+                info = self._con.execute(f"PRAGMA {prefix}table_info(\"{name.replace(chr(34), chr(34) * 2)}\")")
+                self._declared[table] = {row[1].lower(): str(row[2] or "").upper() for row in info.fetchall()}
+            except sqlite3.Error:
+                self._declared[table] = {}
+        return self._declared[table].get(column.lower(), "").startswith("BOOL")
 
     def close(self) -> None:
         self._con.close()
@@ -46,6 +59,7 @@ class SQLiteConnector(Connector):
     name = "sqlite"
     dialect = "sqlite"
     Options = SQLiteOptions
+    booleans_as_integers = True
 
     @property
     def path(self) -> Path:

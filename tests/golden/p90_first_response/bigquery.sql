@@ -1,7 +1,7 @@
 WITH kpi_r1w AS (
   SELECT
     EXTRACT(YEAR FROM tickets.created_at) * 4 + DIV(EXTRACT(MONTH FROM tickets.created_at) - 1, 3) AS q,
-    CAST(UNIX_MICROS(CAST(tickets.first_response_at AS TIMESTAMP)) - UNIX_MICROS(CAST(tickets.created_at AS TIMESTAMP)) AS FLOAT64) / 1000000 AS x,
+    CAST(CAST(UNIX_MICROS(CAST(tickets.first_response_at AS TIMESTAMP)) - UNIX_MICROS(CAST(tickets.created_at AS TIMESTAMP)) AS FLOAT64) / 1000000 AS FLOAT64) AS x,
     CASE
       WHEN NOT (
         CAST(UNIX_MICROS(CAST(tickets.first_response_at AS TIMESTAMP)) - UNIX_MICROS(CAST(tickets.created_at AS TIMESTAMP)) AS FLOAT64) / 1000000

@@ -4,7 +4,7 @@ WITH RECURSIVE kpi_s1 AS (
       DATE_PART(MONTH, tickets.created_at) - 1
     ) / 3) AS p,
     PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
-      CAST(DATEDIFF(MILLISECOND, tickets.created_at, tickets.first_response_at) AS DOUBLE) / 1000) AS m1_1
+      CAST(CAST(DATEDIFF(MILLISECOND, tickets.created_at, tickets.first_response_at) AS DOUBLE) / 1000 AS DOUBLE)) AS m1_1
   FROM tickets AS tickets
   WHERE
     NOT tickets.created_at IS NULL AND NOT tickets.is_spam

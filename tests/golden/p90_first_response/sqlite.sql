@@ -3,11 +3,11 @@ WITH RECURSIVE kpi_r1w AS (
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 4 + (
       CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1
     ) / 3 AS q,
-    CAST(ROUND(
+    CAST(CAST(ROUND(
       (
         JULIANDAY(tickets.first_response_at) - JULIANDAY(tickets.created_at)
       ) * 86400000.0
-    ) AS REAL) / 1000.0 AS x,
+    ) AS REAL) / 1000.0 AS REAL) AS x,
     CASE
       WHEN NOT (
         CAST(ROUND(

@@ -3,7 +3,7 @@ WITH kpi_r1w AS (
     EXTRACT(YEAR FROM tickets.created_at) * 4 + FLOOR((
       EXTRACT(MONTH FROM tickets.created_at) - 1
     ) / 3) AS q,
-    CAST(TO_UNIXTIME(tickets.first_response_at) - TO_UNIXTIME(tickets.created_at) AS DOUBLE) AS x,
+    CAST(CAST(TO_UNIXTIME(tickets.first_response_at) - TO_UNIXTIME(tickets.created_at) AS DOUBLE) AS DOUBLE) AS x,
     CASE
       WHEN NOT CAST(TO_UNIXTIME(tickets.first_response_at) - TO_UNIXTIME(tickets.created_at) AS DOUBLE) IS NULL
       THEN 1
