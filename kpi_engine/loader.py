@@ -11,6 +11,13 @@ pydantic error location such as ``('kpis', 'nps', 'target')`` maps back to
 ``file:line:col`` through :meth:`YamlDocument.span_at`, and a formula's token
 offsets map into the file through :meth:`YamlDocument.text_map`, quoted and
 block scalars included.
+
+Bad input is refused before it can cost anything: a control character (a NUL
+pasted from a binary file, or written as the escape ``"\\0"``) is an error at
+its position, and aliases may build at most :data:`ALIAS_VALUES_LIMIT` values
+per file, counted on the parser's events before anything is expanded, so a
+"billion laughs" file fails in milliseconds instead of filling the memory.
+YAML merge keys (``<<: *defaults``) are applied; keys written beside them win.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +35,24 @@ import yaml
 
 from .errors import DefinitionError, SourceText, Span
 
-__all__ = ["TextMap", "YamlDocument", "display_path", "load_yaml_file", "load_yaml_text"]
+__all__ = ["ALIAS_VALUES_LIMIT", "TextMap", "YamlDocument", "display_path", "load_yaml_file", "load_yaml_text"]
+
+#: values (scalars, lists and mappings, keys included) that the aliases of one file may build in all.
+#: A defaults block of a dozen keys merged into a few hundred KPIs stays far below it; building
+#: 10,000 values takes a few milliseconds, while nine nested levels of nine aliases would build 9^9.
+ALIAS_VALUES_LIMIT = 10_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+#: what YAML 1.1 refuses in a file (its "printable" set, inverted), as libyaml and PyYAML check it
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+#: one escape of a double-quoted scalar; an escaped backslash is one too, so "\\0" is not read as "\0"
+_ESCAPE = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "v": "\v", "f": "\f", "e": "\x1b"}
+_C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI "
+             "DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US").split()
 
 Path_ = tuple[Any, ...]
 
@@ -188,7 +209,11 @@ def load_yaml_text(
     source = SourceText(name, text)
     doc = YamlDocument(source, None)
     try:
+        if "&" in text:  # without an anchor there is no alias to expand (an undefined one fails to compose)
+            _check_aliases(text, source)
         node = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, source) from exc
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, source) from exc
     except yaml.YAMLError as exc:
@@ -199,6 +224,111 @@ def load_yaml_text(
         return doc
     doc.data = _build(node, (), doc, os.environ if environ is None else environ)
     return doc
+
+
+def _check_aliases(text: str, source: SourceText) -> None:
+    """Refuse a recursive alias, or aliases that would build too much, before anything is expanded.
+
+    Composing an alias is free (it reuses the anchored node), but building data
+    copies the anchored value each time: nine nested levels of nine aliases
+    build 9^9 values. One pass over the parser's events sizes each anchored
+    value and adds up what the aliases would build, in the order they are written.
+    """
+    sizes: dict[str, int] = {}  # anchor → values its value builds
+    open_: list[tuple[str | None, int]] = [(None, 0)]  # collections being read: (anchor, values so far)
+    built = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            anchor = event.anchor
+            if any(name == anchor for name, _ in open_):
+                raise DefinitionError(f"invalid YAML: recursive alias '*{anchor}': it is inside the value of "
+                                      f"'&{anchor}' it repeats", span=_mark_span(source, event.start_mark),
+                                      hint="an alias repeats a value written before it, never one it is part of",
+                                      code="yaml")
+            size = sizes.get(anchor, 0)  # an undefined alias builds nothing: composing reports it
+            built += size
+            if built > ALIAS_VALUES_LIMIT:
+                raise DefinitionError(
+                    f"invalid YAML: the aliases of this file build more than {ALIAS_VALUES_LIMIT:,} values; "
+                    f"'*{anchor}' ({size:,} values) crosses the limit", span=_mark_span(source, event.start_mark),
+                    hint="each alias copies the whole value of its anchor: alias smaller blocks, "
+                         "or write the values out", code="yaml")
+            name, count = open_[-1]
+            open_[-1] = (name, count + size)
+        elif isinstance(event, yaml.ScalarEvent):
+            name, count = open_[-1]
+            open_[-1] = (name, count + 1)
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_.append((event.anchor, 1))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_.pop()
+            name, count = open_[-1]
+            open_[-1] = (name, count + size)
+            if anchor is not None:
+                sizes[anchor] = size
+
+
+def _mark_span(source: SourceText, mark: yaml.Mark) -> Span:
+    return Span(source, mark.line + 1, mark.column + 1)
+
+
+def _index_span(source: SourceText, index: int, width: int = 1) -> Span:
+    """The span of ``width`` characters at a character index of the text (lines end at '\\n')."""
+    text = source.text
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return Span(source, line, column, line, column + width)
+
+
+def _describe(ch: str) -> str:
+    """``the control character U+0000 (NUL)``: a character that may not print, named so it can be found."""
+    code = ord(ch)
+    name = _C0_NAMES[code] if code < 32 else "DEL" if code == 0x7F else unicodedata.name(ch, "")
+    kind = "the control character" if unicodedata.category(ch) == "Cc" else "the character"
+    return f"{kind} U+{code:04X}" + (f" ({name})" if name else "")
+
+
+def _reader_error(exc: yaml.reader.ReaderError, source: SourceText) -> DefinitionError:
+    """A character YAML refuses, at its line and column counted in characters.
+
+    libyaml reports the position as a byte offset of the UTF-8 text, which is
+    wrong after any non-ASCII character, so the character is looked up again.
+    """
+    found = _NON_PRINTABLE.search(source.text)
+    if found is None:
+        return DefinitionError(f"invalid YAML: {exc.reason}", span=Span(source, 1, 1), code="yaml")
+    return DefinitionError(
+        f"invalid YAML: {_describe(found.group())} is not allowed in a YAML file",
+        span=_index_span(source, found.start()),
+        hint="delete it: a YAML file holds printable text only (an editor may show the character as a box, "
+             "or not at all)",
+        code="yaml")
+
+
+def _escaped_control(doc: YamlDocument, scalar: _Scalar, value: str) -> DefinitionError | None:
+    """A double-quoted scalar whose escapes write a control character (``"\\0"``), at that escape.
+
+    Such a character is refused in the file itself; written as an escape it would reach a
+    formula, a table name or SQL and fail there with a confusing message, or not at all.
+    """
+    found = _NON_PRINTABLE.search(value)
+    if found is None:
+        return None
+    raw = doc.source.text[scalar.start : scalar.end]
+    for escape in _ESCAPE.finditer(raw):
+        body = escape.group()[1:]
+        ch = chr(int(body[1:], 16)) if body[0] in "xuU" and len(body) > 1 else _SIMPLE_ESCAPES.get(body, "")
+        if _NON_PRINTABLE.fullmatch(ch):
+            return DefinitionError(
+                f"invalid YAML: the escape '{escape.group()}' writes {_describe(ch)}, "
+                "which a definition cannot hold",
+                span=_index_span(doc.source, scalar.start + escape.start(), len(escape.group())),
+                hint="remove the escape", code="yaml")
+    return DefinitionError(  # not reached: the reader refuses control characters written as themselves
+        f"invalid YAML: the string holds {_describe(found.group())}",
+        span=_index_span(doc.source, scalar.start), code="yaml")
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, source: SourceText) -> DefinitionError:
@@ -234,7 +364,7 @@ def _build(node: yaml.Node, path: Path_, doc: YamlDocument, environ: Mapping[str
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         seen: dict[str, Span] = {}
-        for key_node, value_node in node.value:
+        for key_node, value_node in _pairs(node, doc):
             if not isinstance(key_node, yaml.ScalarNode):
                 raise DefinitionError(
                     "a mapping key must be a plain name", span=_span(doc, key_node), code="yaml"
@@ -256,10 +386,41 @@ def _build(node: yaml.Node, path: Path_, doc: YamlDocument, environ: Mapping[str
         return [_build(item, path + (i,), doc, environ) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
     style = node.style or None  # libyaml says '' for a plain scalar, PyYAML None
-    doc.scalars[path] = _Scalar(node.start_mark.index, node.end_mark.index, style)
+    scalar = doc.scalars[path] = _Scalar(node.start_mark.index, node.end_mark.index, style)
+    if style == '"':
+        error = _escaped_control(doc, scalar, node.value)
+        if error is not None:
+            raise error
     if style is None and node.value in _NULLS:
         return None
     return _interpolate(node.value, doc, path, environ)
+
+
+def _pairs(node: yaml.MappingNode, doc: YamlDocument) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's key/value nodes with its merge keys (``<<: *defaults``) applied, as YAML defines them.
+
+    Keys written in the mapping win over merged ones, and an earlier merged
+    mapping over a later one; merged keys take the place of the ``<<`` and keep
+    the position of the anchor they were written in.
+    """
+    if not any(key.tag == _MERGE_TAG for key, _ in node.value):
+        return node.value
+    written = {key.value for key, _ in node.value if key.tag != _MERGE_TAG and isinstance(key, yaml.ScalarNode)}
+    pairs: list[tuple[yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE_TAG:
+            pairs.append((key_node, value_node))
+            continue
+        merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for mapping in merged:
+            if not isinstance(mapping, yaml.MappingNode):
+                raise DefinitionError("'<<' merges a mapping, or a list of mappings, into this one",
+                                      span=_span(doc, mapping), code="yaml")
+            for key, value in _pairs(mapping, doc):
+                if not isinstance(key, yaml.ScalarNode) or key.value not in written:  # _build refuses other keys
+                    written.add(key.value)
+                    pairs.append((key, value))
+    return pairs
 
 
 def _interpolate(value: str, doc: YamlDocument, path: Path_, environ: Mapping[str, str]) -> str:

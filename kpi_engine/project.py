@@ -33,6 +33,7 @@ from .locate import PROJECT_FILE, find_project
 from .model import Dataset, Kpi, ProjectConfig
 from .plugins import PluginRegistry, get_plugin_manager
 from .result import Result
+from .values import with_booleans
 from .validation import validate_catalog
 
 __all__ = ["PROJECT_FILE", "Project", "find_project", "load"]
@@ -234,9 +235,23 @@ class Project:
         except SourceError:
             self._explain_failure(compiled)
             raise
+        rows = with_booleans(rows, self.boolean_positions(compiled, connection))
         kpis_meta = {name: self.catalog.kpis[name].model for name in compiled.kpis}
         result = Result(list(compiled.columns), rows, compiled.sql, kpis_meta, compiled.dimensions, compiled.grain)
         return result.sorted()
+
+    def boolean_positions(self, compiled: CompiledQuery, connection: Connection) -> list[int]:
+        """The result columns to turn from 0/1 into false/true, on an engine without booleans."""
+        if not connection.connector.booleans_as_integers:
+            return []
+        datasets = self.catalog.datasets
+
+        def declared(dataset: str, column: str) -> bool:
+            table_name = datasets[dataset].model.table
+            return table_name is not None and connection.declares_boolean(table_name, column)
+
+        return [compiled.columns.index(name) for name, kind in compiled.booleans
+                if kind is True or all(declared(ds, column) for ds, column in kind)]
 
     def compiled(self, query: Query, dialect: str | None = None) -> CompiledQuery:
         key = (query, dialect)
@@ -261,11 +276,25 @@ class Project:
         return "default"
 
     def _relation(self, entry: DatasetEntry, dialect: SqlDialect) -> exp.Expression:
-        """A dataset's FROM expression: its table, its parsed sql:, or its files."""
+        """A dataset's FROM expression: its table, its parsed sql:, or its files.
+
+        Errors point into the file: at the value, or at the word of the sql at fault.
+        """
         key = (entry.name, dialect.name)
         if key not in self._relations:
             model = entry.model
             connector = self.connectors[model.source]
+            field = "table" if model.table is not None else "sql" if model.sql is not None else "file"
+            value = getattr(model, field)
+            if value is not None and not value.strip():  # it would only fail later, as SQL reading nothing
+                empty = {"table": "table is empty: name a table or view",
+                         "sql": "sql is empty: write a SELECT query",
+                         "file": "file is empty: name a CSV, Parquet or JSON file (a glob is allowed)"}
+                raise DefinitionError(empty[field], span=entry.span(field), code="empty")
+            parts = model.table.split(".") if model.table is not None else []
+            if len(parts) > 3 or any(not part.strip() for part in parts):
+                raise DefinitionError(f"invalid table name '{model.table}': write table, schema.table or "
+                                      "catalog.schema.table", span=entry.span(field), code="bad-table")
             try:
                 if model.table is not None:
                     relation: exp.Expression = table(model.table)
@@ -277,8 +306,9 @@ class Project:
                         raise DefinitionError("file datasets run on a connector that reads files", code="no-files")
                     relation = connector.file_relation(model.file)
             except DefinitionError as exc:
-                field = "table" if model.table is not None else "sql" if model.sql is not None else "file"
-                raise DefinitionError(exc.message, span=entry.span(field), hint=exc.hint, code=exc.code) from exc
+                offsets = getattr(exc, "offsets", None)  # SqlTextError: where in the sql text
+                span = entry.text(field, label=field).span(offsets) if offsets else entry.span(field)
+                raise DefinitionError(exc.message, span=span, hint=exc.hint, code=exc.code) from exc
             self._relations[key] = relation
         return self._relations[key]
 

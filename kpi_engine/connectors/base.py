@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
-from ..errors import DefinitionError, SourceError
+from ..errors import DefinitionError, SourceError, did_you_mean
 from ..values import normalise_value
 
-__all__ = ["Connection", "Connector", "ConnectorOptions", "normalise_value", "parse_select"]
+__all__ = ["Connection", "Connector", "ConnectorOptions", "SqlTextError", "normalise_value", "parse_select"]
 
 
 class ConnectorOptions(BaseModel):
@@ -61,6 +61,11 @@ class Connection:
         columns, _ = self.execute(f"SELECT * FROM {source} LIMIT 0")
         return columns
 
+    def declares_boolean(self, table: str, column: str) -> bool:
+        """Whether a table's column is declared boolean, for connectors whose engine returns booleans as
+        0/1 (``Connector.booleans_as_integers``); those override it. A wrong guess is never fatal: False."""
+        return False
+
     def _execute(self, sql: str, parameters: Sequence[Any]) -> tuple[list[str], list[tuple]]:
         raise NotImplementedError
 
@@ -79,6 +84,9 @@ class Connector:
     Options: ClassVar[type[BaseModel]] = ConnectorOptions
     #: Whether ``file:`` datasets can read files through it.
     reads_files: ClassVar[bool] = False
+    #: The engine has no boolean type and returns 0/1 (SQLite): kpi_engine turns the columns it knows
+    #: are booleans back into true/false, asking ``Connection.declares_boolean`` about bare columns.
+    booleans_as_integers: ClassVar[bool] = False
 
     def __init__(self, options: BaseModel, *, source: str = "default", base_dir: Path | None = None) -> None:
         self.options = options
@@ -103,21 +111,122 @@ class Connector:
         return SourceError(f"source '{self.source}' ({self.describe()}) {what}: {first_line}", code="source")
 
 
-def parse_select(sql_text: str, dialect: str) -> exp.Expression:
-    """A dataset's ``sql:`` as a query tree; anything that could write is refused."""
-    import sqlglot
-    from sqlglot.errors import ParseError
+class SqlTextError(DefinitionError):
+    """A problem inside a dataset's ``sql:`` text, with where it is in that text.
 
+    ``offsets`` are (start, end) character offsets in the sql string, or None
+    when the whole text is at fault; the project maps them into the YAML file.
+    """
+
+    def __init__(self, message: str, *, offsets: tuple[int, int] | None = None, hint: str | None = None,
+                 code: str = "bad-sql") -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.offsets = offsets
+
+
+#: words that start a query, for "did you mean" on a misspelt first word
+_QUERY_STARTS = ("select", "with", "values")
+#: SQL keywords a misspelling of which is worth a "did you mean" near a syntax error
+_KEYWORDS = ("select", "from", "where", "group", "by", "having", "order", "limit", "offset", "join", "inner",
+             "left", "right", "full", "outer", "cross", "on", "using", "as", "union", "intersect", "except",
+             "distinct", "case", "when", "then", "else", "end", "and", "or", "not", "in", "is", "null",
+             "between", "like", "over", "partition", "with", "values", "cast", "exists", "all", "asc", "desc")
+
+
+def parse_select(sql_text: str, dialect: str) -> exp.Expression:
+    """A dataset's ``sql:`` as a query tree; anything that could write is refused.
+
+    Errors are :class:`SqlTextError` s: a syntax error carries the offsets of the
+    offending word, so the caller can point at it in the file.
+    """
+    import sqlglot
+    from sqlglot.errors import ParseError, TokenError
+    from sqlglot.tokens import Tokenizer
+
+    if not sql_text.strip():
+        raise SqlTextError("sql is empty: write a SELECT query", code="empty")
+    refused = SqlTextError("a dataset's sql must be a SELECT query: running KPIs never writes data")
     try:
+        tokens = sqlglot.tokenize(sql_text, read=dialect)
+        if tokens and tokens[0].token_type in Tokenizer.COMMANDS:
+            raise refused  # EXPLAIN, VACUUM, CALL...: parsing them only logs sqlglot's "falling back" warning
         statements = [s for s in sqlglot.parse(sql_text, read=dialect) if s is not None]
     except ParseError as exc:
-        raise DefinitionError(f"cannot parse the dataset's sql: {str(exc).splitlines()[0]}", code="bad-sql") from exc
+        raise _not_a_statement(tokens) or _syntax_error(exc, tokens) from exc
+    except TokenError as exc:
+        raise _token_error(exc) from exc
     if len(statements) != 1:
-        raise DefinitionError("a dataset's sql must be one SELECT query", code="bad-sql")
+        raise SqlTextError("a dataset's sql must be one SELECT query")
     tree = statements[0]
     writes = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.Merge,
               exp.Into, exp.Command, exp.Copy, exp.Set, exp.Use, exp.TruncateTable)
+    if not isinstance(tree, exp.Query):
+        # sqlglot reads an unknown first word as an expression ("selec * frm t" is an alias) or a Command
+        error = _not_a_statement(tokens)
+        if error is not None:
+            raise error
     if not isinstance(tree, exp.Query) or any(isinstance(node, writes) for node in tree.walk()):
-        raise DefinitionError("a dataset's sql must be a SELECT query: running KPIs never writes data",
-                              code="bad-sql")
+        raise refused
     return tree
+
+
+def _not_a_statement(tokens: list[Any]) -> SqlTextError | None:
+    """``selec * from t``: a first word that is a plain name, not a SQL keyword."""
+    from sqlglot.tokens import TokenType
+
+    if not tokens or tokens[0].token_type != TokenType.VAR:
+        return None
+    word = tokens[0].text
+    suggestion = did_you_mean(word.lower(), _QUERY_STARTS)
+    advice = f"; did you mean '{suggestion}'?" if suggestion else ": the sql is a SELECT query"
+    return SqlTextError(f"syntax error in the dataset's sql: '{word}' is not a statement{advice}",
+                        offsets=(tokens[0].start, tokens[0].end + 1), code="sql-syntax")
+
+
+def _syntax_error(exc: Any, tokens: list[Any]) -> SqlTextError:
+    """sqlglot's ParseError at the token it names (line and end column within the sql text)."""
+    import difflib
+    import re
+
+    from sqlglot.tokens import TokenType
+
+    info = exc.errors[0] if exc.errors else {}
+    at = next((i for i, t in enumerate(tokens) if (t.line, t.col) == (info.get("line"), info.get("col"))), None)
+    if at is None:
+        return SqlTextError(f"syntax error in the dataset's sql: {str(exc).splitlines()[0]}", code="sql-syntax")
+    # a misspelt keyword at or just before the error is the likely cause: point at it
+    for token in (tokens[at], tokens[at - 1] if at else None):
+        if token is not None and token.token_type == TokenType.VAR and "_" not in token.text:
+            close = difflib.get_close_matches(token.text.lower(), _KEYWORDS, n=1, cutoff=0.75)
+            suggestion = close[0] if close else None
+            if suggestion is not None:
+                return SqlTextError(f"syntax error in the dataset's sql: '{token.text}' is not a keyword; "
+                                    f"did you mean '{suggestion}'?", offsets=(token.start, token.end + 1),
+                                    code="sql-syntax")
+    token = tokens[at]
+    description = re.sub(r" for <class '[^']*'>", "", info.get("description") or "invalid syntax")
+    if description.startswith("Invalid expression") or description.startswith("Unexpected token"):
+        problem = f"unexpected '{token.text}'"
+    elif description.startswith("Required keyword") and at == len(tokens) - 1:
+        problem = f"the sql ends too early, after '{token.text}'"
+    elif description.startswith("Required keyword"):
+        problem = f"'{token.text}' is not complete"
+    elif description.startswith("Expecting "):
+        problem = f"expected '{description[len('Expecting '):]}' before '{token.text}'"
+    else:
+        problem = f"{description[:1].lower()}{description[1:]} at '{token.text}'"
+    return SqlTextError(f"syntax error in the dataset's sql: {problem}", offsets=(token.start, token.end + 1),
+                        code="sql-syntax")
+
+
+def _token_error(exc: Any) -> SqlTextError:
+    """sqlglot's TokenError; an unclosed quote is found at its offset ("Missing ' from 1:7")."""
+    import re
+
+    cause = str(exc.__cause__ or "")
+    missing = re.match(r"Missing (.+) from \d+:(\d+)$", cause)
+    if missing:
+        start = int(missing.group(2))
+        return SqlTextError(f"syntax error in the dataset's sql: the quote {missing.group(1)} is never closed",
+                            offsets=(start, start + 1), code="sql-syntax")
+    return SqlTextError(f"syntax error in the dataset's sql: {str(exc).splitlines()[0]}", code="sql-syntax")

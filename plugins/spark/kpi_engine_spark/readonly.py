@@ -25,7 +25,7 @@ def refusal(sql: str) -> str | None:
     try:
         tree = parse_select(sql, "spark")
     except DefinitionError as exc:
-        if "cannot parse" in exc.message:
+        if exc.code in ("sql-syntax", "empty"):  # parse_select's codes for text that is not SQL at all
             return "a statement it cannot parse as one SELECT query"
         return "a statement that is not one SELECT query: running KPIs never writes data"
     for node in tree.find_all(exp.Anonymous, exp.Func):
