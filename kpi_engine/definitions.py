@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .catalog import Catalog, DatasetEntry, KpiEntry
 from .errors import DefinitionError, KpiError, did_you_mean
 from .loader import YamlDocument, load_yaml_file
-from .model import NAME_PATTERN, Dataset, Kpi
+from .model import NAME_PATTERN, Dataset, Kpi, reserved_name_problem
 
 __all__ = ["definition_files", "load_definitions", "model_errors", "validate_model"]
 
@@ -94,6 +94,10 @@ def _add_entry(catalog: Catalog, document: YamlDocument, kind: str, name: Any, m
         return [DefinitionError(
             f"invalid name '{name}': names are lower-case letters, digits and _, starting with a letter "
             f"(pattern {NAME_PATTERN[1:-1]})", span=document.key_span(path), code="schema")]
+    problem = reserved_name_problem(name, "KPI") if kind == "kpis" else None
+    if problem:  # a KPI 'period' would overwrite the period column of every result
+        catalog.broken.add(name)
+        return [DefinitionError(problem, span=document.key_span(path), code="schema")]
     definition, problems = validate_model(model, document, path)
     if definition is None:
         catalog.broken.add(name)
@@ -162,6 +166,8 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
         return message, document.key_span(loc)
     if kind == "missing":
         return f"missing required key '{loc[-1]}'{here}", document.key_span(loc[:-1])
+    if loc and loc[-1] == "[key]" and kind == "value_error":  # a rule on a name, e.g. a reserved one
+        return _value_message(error) + _where(loc[:-2]), document.span_at(loc)
     if loc and loc[-1] == "[key]":
         return (f"invalid name '{loc[-2]}': names are lower-case letters, digits and _, starting with a letter "
                 f"(pattern {NAME_PATTERN[1:-1]})"), document.span_at(loc)
@@ -193,12 +199,16 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
         if isinstance(value, str) and re.match(NAME_PATTERN, value.lower()):
             message += f"; did you mean '{value.lower()}'?"
         return message, document.span_at(loc)
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+    message = _value_message(error)
     # a rule about a whole mapping (a dataset, a join) points at its name
     span = document.key_span(loc) if isinstance(value, dict) and loc else document.span_at(loc)
     return message + here, span
+
+
+def _value_message(error: dict) -> str:
+    """pydantic's message without its "Value error, " prefix: our validators say it all."""
+    message = error["msg"]
+    return message[len("Value error, "):] if message.startswith("Value error, ") else message
 
 
 def _shape(value: object) -> str:

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from .status import KpiDisplay, status
 
 __all__ = [
+    "COLUMN_PATTERN",
     "NAME_PATTERN",
+    "RESERVED_NAMES",
     "Active",
     "Dataset",
     "DefinitionFile",
@@ -25,12 +38,57 @@ __all__ = [
     "ProjectConfig",
     "SourceConfig",
     "humanise",
+    "reserved_name_problem",
 ]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+#: a field that names one column (time, key, active, join columns): ``validation`` checks it
+#: (bad-column); the model carries it so that the JSON Schema says it too
+COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: names no KPI or dimension may take: ``period`` is the column of periods in every result
+RESERVED_NAMES = frozenset({"period"})
+_NOT_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
+
+
+def reserved_name_problem(name: str, kind: str) -> str | None:
+    """Why ``name`` cannot name a ``kind`` (KPI or dimension), or None when it can."""
+    if name in RESERVED_NAMES:
+        return f"'{name}' is reserved for the column of periods in every result; choose another name for this {kind}"
+    return None
+
+
+def _not_reserved(kind: str) -> AfterValidator:
+    def check(name: str) -> str:
+        problem = reserved_name_problem(name, kind)
+        if problem:
+            raise ValueError(problem)
+        return name
+
+    return AfterValidator(check)
+
+
+_RESERVED_SCHEMA = WithJsonSchema({"type": "string", "pattern": NAME_PATTERN,
+                                   "not": {"enum": sorted(RESERVED_NAMES)}})
+
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+#: a key of ``kpis:`` (the engine reads each entry alone and checks its name in ``definitions._add_entry``)
+KpiName = Annotated[str, StringConstraints(pattern=NAME_PATTERN), _not_reserved("KPI"), _RESERVED_SCHEMA]
+DimensionName = Annotated[str, StringConstraints(pattern=NAME_PATTERN), _not_reserved("dimension"), _RESERVED_SCHEMA]
+#: table, sql and file: not blank (``Dataset._not_blank``)
+Relation = Annotated[str, WithJsonSchema(_NOT_BLANK)]
+#: time, key, active and join columns
+_COLUMN_SCHEMA = {"type": "string", "pattern": COLUMN_PATTERN}
+Column = Annotated[str, WithJsonSchema(_COLUMN_SCHEMA)]
+#: formulas, filters and dimension expressions: the parser reports a blank one as an empty formula
+Expression = Annotated[str, WithJsonSchema(_NOT_BLANK)]
+
 Format = Literal["number", "integer", "percent", "currency", "duration"]
 Direction = Literal["higher", "lower", "none"]
+
+
+def _given(key: str) -> dict[str, Any]:
+    """JSON Schema: ``key`` is written with a value (a null one counts as left out, as in the models)."""
+    return {"required": [key], "properties": {key: {"not": {"type": "null"}}}}
 
 
 def humanise(name: str) -> str:
@@ -46,22 +104,25 @@ class _Model(BaseModel):
 class Active(_Model):
     """The lifetime of each row, for stock aggregates (``at=start`` / ``at=end``)."""
 
-    from_: str = Field(alias="from", description="Column where a row becomes active.")
-    to: str | None = Field(None, description="Column where it stops being active; null = still active.")
+    from_: Column = Field(alias="from", description="Column where a row becomes active.")
+    to: Column | None = Field(None, description="Column where it stops being active; null = still active.")
 
 
 class Join(_Model):
     """A many-to-one join: each row of the dataset meets at most one row of ``dataset``."""
 
     dataset: Name = Field(description="The dataset joined.")
-    on: str | list[str] = Field(
+    on: Column | Annotated[list[Column], WithJsonSchema({"type": "array", "items": _COLUMN_SCHEMA,
+                                                         "minItems": 2, "maxItems": 2})] = Field(
         description="Column with the same name on both sides, or [local_column, remote_column]."
     )
 
-    @field_validator("on")
+    @field_validator("on", mode="before")
     @classmethod
-    def _two_columns(cls, on: str | list[str]) -> str | list[str]:
-        if isinstance(on, list) and len(on) != 2:
+    def _two_columns(cls, on: Any) -> Any:
+        """One message for every wrong shape (the union's own would name its members: 'str must be text')."""
+        two = isinstance(on, list) and len(on) == 2 and all(isinstance(column, str) for column in on)
+        if not isinstance(on, str) and not two:
             raise ValueError("'on' takes one column name or a list of two: [local_column, remote_column]")
         return on
 
@@ -76,21 +137,31 @@ class Join(_Model):
 class Dataset(_Model):
     """Rows that KPIs aggregate: a table, a query or files, placed in time by a column."""
 
+    model_config = ConfigDict(json_schema_extra={"oneOf": [_given(k) for k in ("table", "sql", "file")]})
+
     description: str | None = None
     source: Name = Field("default", description="Source name in kpi.yml; default 'default'.")
-    table: str | None = Field(None, description="A table or view, schema-qualified allowed.")
-    sql: str | None = Field(None, description="A SELECT query; its rows are the dataset.")
-    file: str | None = Field(
+    table: Relation | None = Field(None, description="A table or view, schema-qualified allowed.")
+    sql: Relation | None = Field(None, description="A SELECT query; its rows are the dataset.")
+    file: Relation | None = Field(
         None, description="CSV, Parquet or JSON files (glob allowed), relative to kpi.yml."
     )
-    time: str | None = Field(None, description="Column that places a row in a period.")
-    key: str | None = Field(None, description="Primary key column.")
+    time: Column | None = Field(None, description="Column that places a row in a period.")
+    key: Column | None = Field(None, description="Primary key column.")
     active: Active | None = Field(None, description="Lifetime of each row, for at=start|end.")
-    dimensions: dict[Name, str] = Field(
+    dimensions: dict[DimensionName, Expression] = Field(
         default_factory=dict,
         description="name -> column, joined column (alias.column) or row-level expression.",
     )
     joins: dict[Name, Join] = Field(default_factory=dict, description="alias -> many-to-one join.")
+
+    @field_validator("table", "sql", "file")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """``table: ""`` would only fail later, as SQL that reads nothing: say so at the value."""
+        if value is not None and not value.strip():
+            raise ValueError(f"{info.field_name} is empty")
+        return value
 
     @model_validator(mode="after")
     def _one_relation(self) -> Dataset:
@@ -106,13 +177,20 @@ class Dataset(_Model):
 class Kpi(_Model):
     """A KPI: a formula over a dataset, with how to show it and what good looks like."""
 
+    # the rules of ``validation._thresholds`` that JSON Schema can say (not warning vs target)
+    model_config = ConfigDict(json_schema_extra={
+        "if": _given("warning"),
+        "then": {"required": ["target"], "properties": {"target": {"not": {"type": "null"}},
+                                                        "direction": {"not": {"const": "none"}}}},
+    })
+
     title: str | None = Field(None, description="Display name; default: the name, humanised.")
     description: str | None = Field(None, description="What it means and how it is computed.")
     dataset: Name | None = Field(
         None, description="Dataset of bare column names; may be left out for derived KPIs."
     )
-    formula: str = Field(description="The formula (see docs/formulas.md).")
-    filter: str | None = Field(None, description="Row filter on the KPI's dataset.")
+    formula: Expression = Field(description="The formula (see docs/formulas.md).")
+    filter: Expression | None = Field(None, description="Row filter on the KPI's dataset.")
     format: Format = Field("number", description="number | integer | percent | currency | duration")
     unit: str | None = Field(None, description="Free text unit, e.g. BRL.")
     decimals: Annotated[int, Field(ge=0, le=12)] | None = Field(
@@ -147,8 +225,9 @@ class Kpi(_Model):
 class DefinitionFile(_Model):
     """A file under definitions/: datasets and/or KPIs."""
 
-    datasets: dict[Name, Dataset] = Field(default_factory=dict)
-    kpis: dict[Name, Kpi] = Field(default_factory=dict)
+    # ``kpis:`` with nothing under it is an empty section, as the engine reads it
+    datasets: dict[Name, Dataset] | None = Field(default_factory=dict)
+    kpis: dict[KpiName, Kpi] | None = Field(default_factory=dict)
 
 
 class SourceConfig(BaseModel):
