@@ -10,6 +10,7 @@ Project can be queried from several threads at once.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import threading
 from dataclasses import dataclass
@@ -141,19 +142,29 @@ def _options(cls: type[Connector], options: dict[str, Any], document: YamlDocume
         return None, model_errors(exc, document, cls.Options, base)
 
 
-def _merge(parts: list[Result], query: Query) -> Result:
-    """Results of one query per source, joined on (period, dimensions)."""
-    keys = len(parts[0].columns) - len(parts[0].kpis)
-    merged: dict[tuple, dict[str, Any]] = {}
-    for part in parts:
-        for row in part.rows:
-            values = merged.setdefault(tuple(row[:keys]), {})
-            values.update(zip(part.columns[keys:], row[keys:]))
-    columns = parts[0].columns[:keys] + list(query.kpis)
-    rows = [key + tuple(values.get(k) for k in query.kpis) for key, values in merged.items()]
-    kpis = {k: v for part in parts for k, v in part.kpis.items()}
-    sql = "\n;\n".join(part.sql for part in parts)
-    return Result(columns, rows, sql, kpis, parts[0].dimensions, parts[0].grain).sorted()
+def _merge(parts: list[tuple[Result, tuple]], query: Query) -> Result:
+    """Results of one query per source, joined on (period, dimensions).
+
+    Each part comes with the values its KPIs take over no rows; a (period, dimensions) that one
+    source has and another lacks gets those values (0 for a count, null for a ratio), as a query
+    on one source gives them.
+    """
+    first = parts[0][0]
+    keys = len(first.columns) - len(first.kpis)
+    rows: dict[tuple, dict[str, Any]] = {}
+    for result, _ in parts:
+        for row in result.rows:
+            rows.setdefault(tuple(row[:keys]), {}).update(zip(result.columns[keys:], row[keys:]))
+    for result, empty in parts:
+        filler = dict(zip(result.columns[keys:], empty))
+        for values in rows.values():
+            for name, value in filler.items():
+                values.setdefault(name, value)
+    columns = first.columns[:keys] + list(query.kpis)
+    merged = [key + tuple(values[k] for k in query.kpis) for key, values in rows.items()]
+    kpis = {k: v for result, _ in parts for k, v in result.kpis.items()}
+    sql = "\n;\n".join(result.sql for result, _ in parts)
+    return Result(columns, merged, sql, kpis, first.dimensions, first.grain).sorted()
 
 
 def _install_hint(name: str) -> str | None:
@@ -218,8 +229,31 @@ class Project:
             groups.setdefault(self.source_of(name) if name in self.catalog.kpis else "default", []).append(name)
         if len(groups) == 1:
             return self._run(query)
-        parts = [self._run(dataclasses.replace(query, kpis=tuple(names))) for names in groups.values()]
+        return self._run_several(query, [tuple(names) for names in groups.values()])
+
+    def _run_several(self, query: Query, groups: list[tuple[str, ...]]) -> Result:
+        """One query per source, over the same periods: a missing --from/--to is the earliest (latest)
+        period with rows in any of them."""
+        results = [self._run(dataclasses.replace(query, kpis=names)) for names in groups]
+        if query.grain != "all" and (query.start is None or query.end is None):
+            ranges = [(r.rows[0][0], r.rows[-1][0]) for r in results if r.rows]
+            if ranges:
+                lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+                bounded = dataclasses.replace(query, start=query.start or dt.date.fromisoformat(lo),
+                                              end=query.end or dt.date.fromisoformat(hi))
+                results = [r if r.rows and (r.rows[0][0], r.rows[-1][0]) == (lo, hi)
+                           else self._run(dataclasses.replace(bounded, kpis=names))
+                           for r, names in zip(results, groups)]
+        parts = [(r, self._empty_values(dataclasses.replace(query, kpis=names))) for r, names in zip(results, groups)]
         return _merge(parts, query)
+
+    def _empty_values(self, query: Query) -> tuple:
+        """The values of the query's KPIs over no rows, computed by their own engine."""
+        compiled = self.compiled(query)
+        connection = self.connection(compiled.source or "default")
+        _, rows = connection.execute(compiled.empty_sql)
+        offset = len(compiled.columns) - len(compiled.kpis)
+        return with_booleans(rows, [i - offset for i in self.boolean_positions(compiled, connection)])[0]
 
     def source_of(self, kpi: str) -> str:
         """The source a KPI reads (that of its first aggregate's dataset; "default" for constants)."""

@@ -43,7 +43,7 @@ from .checks import QueryChecks
 from .dialects import SqlDialect
 from .flows import FlowScans
 from .layers import ValueLayers
-from .plan import COMBINABLE, CompiledQuery, Level, Range, Scan, Stock, not_null
+from .plan import COMBINABLE, ZERO_WHEN_EMPTY, CompiledQuery, Level, Range, Scan, Stock, not_null
 from .query import Query
 from .ranges import RangeAggregates
 from .sql import alias, col, lit, table_ref
@@ -187,7 +187,16 @@ class _Build(QueryChecks, FlowScans, StockScans, RangeAggregates, Spine, ValueLa
         kinds += [(name, boolean_kind(tree, None, self.catalog)) for name, tree in metrics.items()]
         booleans = tuple((name, kind) for name, kind in kinds if kind is not False)
         return CompiledQuery(final, self.d.generate(final), columns, tuple(metrics), q.by, self.grain, source,
-                             booleans)
+                             booleans, self._empty_values(metrics))
+
+    def _empty_values(self, metrics: dict[str, f.Node]) -> str:
+        """SELECT of each KPI over no rows (0 for counts and sums, null otherwise), for merging sources."""
+
+        def empty(atom: Atom) -> exp.Expression:
+            return lit(0) if atom.func in ZERO_WHEN_EMPTY else exp.null()
+
+        tr = Translator(self.d, self.catalog.functions, atom=empty)
+        return self.d.generate(sql.select([alias(tr(tree), name) for name, tree in metrics.items()]), pretty=False)
 
     # ============================================================== checks
 

@@ -32,6 +32,8 @@ class CompiledQuery:
     source: str | None
     #: result columns that hold booleans (``booleans.Boolean``), for engines that return them as 0/1
     booleans: tuple[tuple[str, Boolean], ...] = ()
+    #: a SELECT of each KPI's value over no rows (one row), for results merged across sources
+    empty_sql: str = ""
 
 
 @dataclass(slots=True)
