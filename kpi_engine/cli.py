@@ -207,12 +207,15 @@ def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by
         raise click.UsageError("name at least one KPI, or use --all")
     project = load_project(ctx)
     names = [k.name for k in project.kpis.values() if not k.hidden] if run_all else list(kpis)
-    result = project.query(names, grain=grain, by=by, where=where, start=start, end=end)
+    from .compiler.query import Query
+
+    query = Query.create(names, grain=grain, by=by, where=where, start=start, end=end)
+    result = project.query(query.kpis, grain=grain, by=by, where=where, start=start, end=end)
     shown = result.with_status() if status else result
     click.echo(render_result(shown, fmt))
     from .fastpath import remember
 
-    remember(project, None, result)
+    remember(project, None, result, query)
 
 
 @main.command()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .catalog import Catalog, DatasetEntry, KpiEntry
 from .errors import DefinitionError, KpiError, did_you_mean
 from .loader import YamlDocument, load_yaml_file
+from .locate import definition_paths
 from .model import NAME_PATTERN, Dataset, Kpi, reserved_name_problem
 
 __all__ = ["definition_files", "load_definitions", "model_errors", "validate_model"]
@@ -29,21 +30,17 @@ _SECTIONS: dict[str, tuple[type[BaseModel], type]] = {"datasets": (Dataset, Data
 
 
 def definition_files(root: Path, entries: Iterable[str], document: YamlDocument | None) -> tuple[list[Path], list[KpiError]]:
-    """The YAML files named by ``definitions:`` (folders are read recursively, in a stable order)."""
-    files: list[Path] = []
+    """The YAML files named by ``definitions:`` (``locate.definition_paths``), and an error for each
+    path named in kpi.yml that does not exist (the default folder may be absent)."""
+    entries = list(entries)
     errors: list[KpiError] = []
-    for i, entry in enumerate(entries):
-        path = (root / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        elif document is not None and isinstance(document.data, dict) and "definitions" in document.data:
-            # only a folder named in kpi.yml must exist; the default one may be absent
-            errors.append(DefinitionError(f"definitions path '{entry}' does not exist",
-                                          span=document.span_at(("definitions", i)), code="missing-path"))
-    return list(dict.fromkeys(files)), errors
+    if document is not None and isinstance(document.data, dict) and "definitions" in document.data:
+        for i, entry in enumerate(entries):
+            path = (root / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
+            if not path.exists():
+                errors.append(DefinitionError(f"definitions path '{entry}' does not exist",
+                                              span=document.span_at(("definitions", i)), code="missing-path"))
+    return definition_paths(root, entries), errors
 
 
 def load_definitions(files: Iterable[Path], catalog: Catalog, environ: Mapping[str, str] | None = None) -> list[KpiError]:

@@ -3,12 +3,16 @@
 A normal run loads YAML, checks every definition (pydantic, Lark) and writes
 SQL (sqlglot): a few hundred milliseconds of imports before the query. When
 it succeeds, :func:`remember` stores the SQL with everything it depends on:
-the exact command line, the project folder, the stat of kpi.yml, of every
-definition file and folder and of kpi_engine's own sources, and the values
-of the environment variables the files read. :func:`run_cached` then answers
-the same command, if none of that changed, with only the database driver
-imported. Anything unexpected makes it return False, and the normal path
-runs (and reports any error with its position).
+the exact command line, the project folder, the contents (SHA-256) of kpi.yml,
+of every definition and local plugin file and of kpi_engine's own sources, the
+list of definition files, and the values of the environment variables the files
+read. Contents, not sizes and times: an edit copied in with ``cp -p`` keeps both.
+:func:`run_cached` then answers the same command, if none of that changed, with
+only the database driver imported: it opens the source with the connector's own
+opening function (``connectors.opening``) and converts the rows as the connector
+does, so it never answers differently from an uncached run. Anything unexpected
+makes it return False, and the normal path runs (and reports any error with its
+position).
 
 Set ``KPI_ENGINE_NO_CACHE=1`` to turn it off; ``KPI_ENGINE_CACHE_DIR`` moves it.
 """
@@ -24,8 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .connectors.opening import OPENERS
 
 if TYPE_CHECKING:
+    from .compiler.query import Query
     from .project import Project
     from .result import Result
 
@@ -73,12 +79,12 @@ def _entry_path(argv: list[str]) -> tuple[Path, Path] | None:
     return root, directory / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
 
 
-def _stat(path: Path) -> list[int] | None:
+def _digest(path: Path) -> str | None:
+    """The SHA-256 of a file's contents; None when it does not exist."""
     try:
-        info = path.stat()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-    return [info.st_mtime_ns, info.st_size]
 
 
 def _code_fingerprint() -> str:
@@ -88,12 +94,13 @@ def _code_fingerprint() -> str:
     for folder, _, files in sorted(os.walk(package)):
         for name in sorted(files):
             if name.endswith((".py", ".lark")):
-                digest.update(f"{folder}/{name}{_stat(Path(folder) / name)}".encode())
+                digest.update(f"{folder}/{name}\0".encode())
+                digest.update((Path(folder) / name).read_bytes())
     return digest.hexdigest()
 
 
-def remember(project: Project, argv: list[str] | None, result: Result) -> None:
-    """Store a successful run for :func:`run_cached` (quietly does nothing when it cannot)."""
+def remember(project: Project, argv: list[str] | None, result: Result, query: Query) -> None:
+    """Store a successful run of ``query`` for :func:`run_cached` (quietly does nothing when it cannot)."""
     argv = ARGV if argv is None else argv
     if argv is None or project.inputs is None:
         return
@@ -104,21 +111,26 @@ def remember(project: Project, argv: list[str] | None, result: Result) -> None:
     sources = {project.source_of(name) for name in result.kpis}
     if len(sources) != 1:
         return  # one query per source, merged: not one SQL text to replay
-    connector = project.connectors.get(sources.pop())
-    if connector is None or connector.name not in ("duckdb", "sqlite") or _plugins_may_change_sql(project):
+    source = sources.pop()
+    connector = project.connectors.get(source)
+    if connector is None or connector.name not in OPENERS or _plugins_may_change_sql(project):
         return  # plugins may do anything; only the built-in connectors are opened here
+    compiled = project.compiled(query)
+    if compiled.sql != result.sql:
+        return
+    connection = project.connection(source)
     inputs = project.inputs
-    files = [f for f in [inputs.config, *inputs.files, *inputs.plugins] if f is not None]
-    options = dict(connector.options.model_dump())
-    location = getattr(connector, "path", None)
+    files = [inputs.config.resolve(), *inputs.files, *inputs.plugins]
     entry = {
         "root": str(root),
-        "files": [[str(f), _stat(f)] for f in files],
-        "folders": [[str(d), _stat(d)] for d in inputs.folders],
+        "files": [[str(f), _digest(f)] for f in files],
+        "definitions": [str(root), inputs.definitions, [str(f) for f in inputs.files]],
         "variables": inputs.variables,
         "code": _code_fingerprint(),
-        "connector": {"name": connector.name, "path": str(location) if location else None, "options": options},
+        "connector": {"name": connector.name, "open": connector.open_arguments(),
+                      "schema": _schema_version(connector.name, connection)},
         "sql": result.sql,
+        "booleans": project.boolean_positions(compiled, connection),
         "columns": result.columns,
         "kpis": [list(dataclasses.astuple(k.display())) for k in result.kpis.values()],
         "dimensions": list(result.dimensions),
@@ -133,6 +145,14 @@ def remember(project: Project, argv: list[str] | None, result: Result) -> None:
         temporary.replace(path)
     except OSError:
         pass
+
+
+def _schema_version(connector: str, connection: Any) -> int | None:
+    """SQLite's schema version: a changed declared type (BOOLEAN) changes how rows are read."""
+    if connector != "sqlite":
+        return None
+    con = getattr(connection, "_con", connection)
+    return con.execute("PRAGMA schema_version").fetchone()[0]
 
 
 def _option(argv: list[str], name: str, default: str) -> str:
@@ -185,12 +205,14 @@ def run_cached(argv: list[str]) -> bool:
 
 
 def _still_valid(entry: dict[str, Any]) -> bool:
-    for path, stat in entry["files"]:
-        if _stat(Path(path)) != stat:
+    from .locate import definition_paths
+
+    for path, digest in entry["files"]:
+        if _digest(Path(path)) != digest:
             return False
-    for path, stat in entry["folders"]:
-        if _stat(Path(path)) != stat:
-            return False
+    root, entries, files = entry["definitions"]
+    if [str(f) for f in definition_paths(Path(root), entries)] != files:
+        return False  # a definition file was added or removed
     for name, value in entry["variables"].items():
         if os.environ.get(name) != value:
             return False
@@ -198,30 +220,17 @@ def _still_valid(entry: dict[str, Any]) -> bool:
 
 
 def _execute(entry: dict[str, Any]) -> tuple[list[str], list[tuple]]:
-    """Run the stored SQL read-only, as the connector would."""
-    from .values import normalise_value
+    """Run the stored SQL on the source opened as its connector opens it, rows converted as it does."""
+    from .connectors.opening import OPENERS
+    from .values import normalise_value, with_booleans
 
     connector = entry["connector"]
-    options = connector["options"]
-    if connector["name"] == "duckdb":
-        import duckdb
-
-        config = {k: options[k] for k in ("threads", "memory_limit") if options.get(k)}
-        if connector["path"] is None:
-            con = duckdb.connect(":memory:", config=config)
-        else:
-            if not Path(connector["path"]).is_file():
-                raise FileNotFoundError(connector["path"])
-            con = duckdb.connect(connector["path"], read_only=True, config=config)
-    else:
-        import sqlite3
-
-        con = sqlite3.connect(f"{Path(connector['path']).resolve().as_uri()}?mode=ro", uri=True,
-                              timeout=options.get("timeout", 5.0))
-        con.execute("PRAGMA query_only = ON")
+    con = OPENERS[connector["name"]](**connector["open"])
     try:
-        cursor = con.execute(entry["sql"])
-        rows = cursor.fetchall()
+        if _schema_version(connector["name"], con) != connector["schema"]:
+            raise LookupError("the database's tables changed")
+        rows = con.execute(entry["sql"]).fetchall()
     finally:
         con.close()
-    return list(entry["columns"]), [tuple(normalise_value(v) for v in row) for row in rows]
+    rows = [tuple(normalise_value(v) for v in row) for row in rows]
+    return list(entry["columns"]), with_booleans(rows, entry["booleans"])

@@ -66,8 +66,7 @@ def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | Non
     catalog = Catalog(functions=registry.functions)
     errors += load_definitions(files, catalog, environ)
     project = Project(root, config, catalog, connectors, registry)
-    project.inputs = _Inputs(config_path if document else None, files, [p for p, _ in local_plugins],
-                             _definition_dirs(root, config.definitions),
+    project.inputs = _Inputs(config_path, files, [p for p, _ in local_plugins], list(config.definitions),
                              {**catalog.variables, **(document.variables if document else {})})
     errors += project._check()
     raise_all(_in_file_order(errors, files))
@@ -78,22 +77,11 @@ def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | Non
 class _Inputs:
     """Everything a project's compiled SQL depends on, for the command's compile cache."""
 
-    config: Path | None
-    files: list[Path]
+    config: Path  # kpi.yml, which may not exist
+    files: list[Path]  # the definition files read
     plugins: list[Path]
-    folders: list[Path]
+    definitions: list[str]  # the definitions: entries the files were found from
     variables: dict[str, str | None]
-
-
-def _definition_dirs(root: Path, entries: list[str]) -> list[Path]:
-    """The project folder and every folder definitions are read from (a new file changes its mtime)."""
-    folders = [root]
-    for entry in entries:
-        path = (root / entry).resolve()
-        if path.is_dir():
-            folders.append(path)
-            folders.extend(p for p in sorted(path.rglob("*")) if p.is_dir())
-    return folders
 
 
 def _in_file_order(errors: list[KpiError], files: list[Path]) -> list[KpiError]:

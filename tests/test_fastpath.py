@@ -109,3 +109,46 @@ def test_a_run_over_two_sources_is_never_cached(project):
         code, out, modules = kpi(project, "run", "volume", "copied_volume", "--format", "json")
         assert (code, json.loads(out)) == (0, expected)
         assert "sqlglot" in modules
+
+
+def test_an_edit_with_the_same_size_and_time_is_noticed(project, tmp_path):
+    """Contents decide, not size and mtime: `cp -p` of an edited copy keeps both."""
+    kpi(project, "run", "volume", "--format", "json")
+    definition = project / "definitions" / "a.yml"
+    text = definition.read_text().replace("tickets, formula: count(), target", "tickets,formula: count()*3,target")
+    assert len(text) == len(definition.read_text())
+    edited = tmp_path / "a.yml"
+    edited.write_text(text)
+    stat = definition.stat()
+    os.replace(edited, definition)
+    os.utime(definition, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what cp -p does
+    assert (definition.stat().st_size, definition.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    code, out, modules = kpi(project, "run", "volume", "--format", "json")
+    assert json.loads(out) == [{"period": "2025-01-01", "volume": 6}, {"period": "2025-02-01", "volume": 3}]
+    assert "sqlglot" in modules
+
+
+SQLITE_DEFINITIONS = """
+datasets:
+  places:
+    table: places
+    dimensions:
+      open: is_open
+kpis:
+  elan: {dataset: places, formula: "count(where upper(name) = 'ÉLAN')"}
+"""
+
+
+def test_a_cached_run_on_sqlite_answers_as_an_uncached_one(write_project, tmp_path, monkeypatch):
+    """SQLite's own upper() leaves 'é' alone; the connector's Unicode one is used by both paths,
+    and booleans come back as true/false from both."""
+    root = write_project({"kpi.yml": "sources:\n  default: {connector: sqlite, database: p.sqlite}\n",
+                          "definitions/a.yml": SQLITE_DEFINITIONS})
+    write_tables("sqlite", root / "p.sqlite", {"places": (["name", "is_open"], [("élan", True), ("elan", False)])})
+    monkeypatch.setenv("KPI_ENGINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("KPI_ENGINE_NO_CACHE", raising=False)
+    expected = [{"open": False, "elan": 0}, {"open": True, "elan": 1}]  # only 'élan' upper-cases to 'ÉLAN'
+    code, out, modules = kpi(root, "run", "elan", "--grain", "all", "--by", "open", "--format", "json")
+    assert (code, json.loads(out)) == (0, expected) and "sqlglot" in modules
+    code, out, modules = kpi(root, "run", "elan", "--grain", "all", "--by", "open", "--format", "json")
+    assert (code, json.loads(out), modules) == (0, expected, [])

@@ -15,14 +15,12 @@ from typing import Any
 from pydantic import Field
 from sqlglot import exp
 
-from ..errors import DefinitionError, SourceError
+from ..errors import DefinitionError
 from ..hookspecs import hookimpl
 from .base import Connection, Connector, ConnectorOptions
+from .opening import open_duckdb
 
 __all__ = ["DuckDBConnector", "register_connectors"]
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_DUCKDB_MAGIC = b"DUCK"
 
 _READERS = {
     ".csv": "read_csv_auto",
@@ -82,58 +80,23 @@ class DuckDBConnector(Connector):
         path = self.path
         return f"duckdb {self.options.database}" if path is not None else "duckdb in-memory"
 
-    def connect(self) -> Connection:
-        """A cursor of one shared read-only database handle: DuckDB allows one handle per file and process.
+    def open_arguments(self) -> dict[str, Any]:
+        """How ``opening.open_duckdb`` opens this source (JSON, stored by the compile cache)."""
+        path = self.path
+        return {"path": str(path) if path is not None else None, "database": self.options.database,
+                "source": self.source, "threads": self.options.threads, "memory_limit": self.options.memory_limit}
 
-        DuckDB never downloads an extension here (``autoinstall_known_extensions``
-        off; the option works on DuckDB 1.1 to 2.0): running KPIs must not reach the network,
-        and where there is none the download only fails, slowly.
-        """
+    def connect(self) -> Connection:
+        """A cursor of one shared read-only database handle: DuckDB allows one handle per file and process."""
         import duckdb
 
         with self._lock:
             if self._root is None:
-                config: dict[str, Any] = {"autoinstall_known_extensions": False}
-                if self.options.threads:
-                    config["threads"] = self.options.threads
-                if self.options.memory_limit:
-                    config["memory_limit"] = self.options.memory_limit
-                path = self.path
                 try:
-                    if path is None:
-                        self._root = duckdb.connect(":memory:", config=config)
-                    else:
-                        if not path.is_file():
-                            raise SourceError(
-                                f"source '{self.source}': database file {self.options.database} does not exist",
-                                hint="check 'database:' in kpi.yml (relative to kpi.yml), or run `kpi demo`",
-                                code="source")
-                        self._check_database_file(path)
-                        self._root = duckdb.connect(str(path), read_only=True, config=config)
+                    self._root = open_duckdb(**self.open_arguments())
                 except duckdb.Error as exc:
                     raise self.failure(exc, "cannot be opened") from exc
             return DuckDBConnection(self, self._root.cursor())
-
-    def _check_database_file(self, path: Path) -> None:
-        """Refuse a file that is not a DuckDB database before DuckDB opens it.
-
-        DuckDB reads a SQLite file through its sqlite extension, which it would
-        try to download; any other file gives a long error with the absolute path.
-        A DuckDB file has the magic bytes ``DUCK`` after an 8-byte checksum.
-        """
-        try:
-            with path.open("rb") as handle:
-                head = handle.read(16)
-        except OSError as exc:
-            raise SourceError(f"source '{self.source}': cannot read {self.options.database}: {exc.strerror}",
-                              code="source") from exc
-        if head.startswith(_SQLITE_MAGIC):
-            raise SourceError(f"source '{self.source}': {self.options.database} is a SQLite database, "
-                              "not a DuckDB one", hint="use connector: sqlite for this file", code="source")
-        if head[8:12] != _DUCKDB_MAGIC:
-            what = "an empty file, not a DuckDB database" if not head else "not a DuckDB database"
-            raise SourceError(f"source '{self.source}': {self.options.database} is {what}",
-                              hint="check 'database:' in kpi.yml (relative to kpi.yml)", code="source")
 
     def file_relation(self, pattern: str) -> exp.Expression:
         path = Path(pattern).expanduser()

@@ -8,15 +8,15 @@ text, so the same definitions give the same numbers as on DuckDB.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from ..errors import SourceError
 from ..hookspecs import hookimpl
 from .base import Connection, Connector, ConnectorOptions
+from .opening import open_sqlite
 
 __all__ = ["SQLiteConnector", "register_connectors"]
 
@@ -69,31 +69,17 @@ class SQLiteConnector(Connector):
     def describe(self) -> str:
         return f"sqlite {self.options.database}"
 
+    def open_arguments(self) -> dict[str, Any]:
+        """How ``opening.open_sqlite`` opens this source (JSON, stored by the compile cache)."""
+        return {"path": str(self.path), "database": self.options.database, "source": self.source,
+                "timeout": self.options.timeout}
+
     def connect(self) -> Connection:
-        path = self.path
-        if not path.is_file():
-            raise SourceError(f"source '{self.source}': database file {self.options.database} does not exist",
-                              hint="check 'database:' in kpi.yml (relative to kpi.yml)", code="source")
         try:
-            con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.options.timeout,
-                                  check_same_thread=False)
-            con.execute("PRAGMA query_only = ON")
-            # SQLite's own upper()/lower() change ASCII letters only ('é' stays 'é' in upper()):
-            # Unicode-aware ones give the same text as the other engines
-            con.create_function("upper", 1, _unicode(str.upper), deterministic=True)
-            con.create_function("lower", 1, _unicode(str.lower), deterministic=True)
+            con = open_sqlite(**self.open_arguments())
         except sqlite3.Error as exc:
             raise self.failure(exc, "cannot be opened") from exc
         return SQLiteConnection(self, con)
-
-
-def _unicode(method: Callable[[str], str]) -> Callable[[Any], Any]:
-    """A text function for SQLite: null stays null, other values are read as text."""
-
-    def apply(value: Any) -> Any:
-        return None if value is None else method(value if isinstance(value, str) else str(value))
-
-    return apply
 
 
 @hookimpl

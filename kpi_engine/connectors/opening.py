@@ -1,0 +1,104 @@
+"""Opening the built-in sources read-only: one function per engine, for the connectors and the cache.
+
+The command's compile cache (``fastpath``) replays stored SQL without loading the connectors (which
+import pydantic and sqlglot); it opens the source through these same functions, so a cached run
+sees exactly the database an uncached one sees: read-only, no extension downloads, SQLite's
+Unicode-aware ``upper``/``lower``. This module imports only the standard library and ``errors``
+(DuckDB itself is imported when a DuckDB source is opened).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import SourceError
+
+__all__ = ["OPENERS", "open_duckdb", "open_sqlite"]
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def open_duckdb(path: str | None, *, database: str, source: str, threads: int | None = None,
+                memory_limit: str | None = None) -> Any:
+    """A read-only DuckDB handle on a database file (in memory when ``path`` is None).
+
+    DuckDB never downloads an extension here (``autoinstall_known_extensions`` off; the option
+    works on DuckDB 1.1 to 2.0): running KPIs must not reach the network, and where there is
+    none the download only fails, slowly. Raises ``duckdb.Error`` for the connector to word.
+    """
+    import duckdb
+
+    config: dict[str, Any] = {"autoinstall_known_extensions": False}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if path is None:
+        return duckdb.connect(":memory:", config=config)
+    if not Path(path).is_file():
+        raise SourceError(f"source '{source}': database file {database} does not exist",
+                          hint="check 'database:' in kpi.yml (relative to kpi.yml), or run `kpi demo`",
+                          code="source")
+    _check_duckdb_file(Path(path), database, source)
+    return duckdb.connect(path, read_only=True, config=config)
+
+
+def _check_duckdb_file(path: Path, database: str, source: str) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB opens it.
+
+    DuckDB reads a SQLite file through its sqlite extension, which it would
+    try to download; any other file gives a long error with the absolute path.
+    A DuckDB file has the magic bytes ``DUCK`` after an 8-byte checksum.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise SourceError(f"source '{source}': cannot read {database}: {exc.strerror}", code="source") from exc
+    if head.startswith(_SQLITE_MAGIC):
+        raise SourceError(f"source '{source}': {database} is a SQLite database, not a DuckDB one",
+                          hint="use connector: sqlite for this file", code="source")
+    if head[8:12] != _DUCKDB_MAGIC:
+        what = "an empty file, not a DuckDB database" if not head else "not a DuckDB database"
+        raise SourceError(f"source '{source}': {database} is {what}",
+                          hint="check 'database:' in kpi.yml (relative to kpi.yml)", code="source")
+
+
+def open_sqlite(path: str, *, database: str, source: str, timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only SQLite connection, usable from the thread that asks for it and others.
+
+    SQLite's own upper()/lower() change ASCII letters only ('é' stays 'é' in upper()):
+    Unicode-aware ones give the same text as the other engines. Raises ``sqlite3.Error``
+    for the connector to word.
+    """
+    if not Path(path).is_file():
+        raise SourceError(f"source '{source}': database file {database} does not exist",
+                          hint="check 'database:' in kpi.yml (relative to kpi.yml)", code="source")
+    con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+                          check_same_thread=False)
+    try:
+        con.execute("PRAGMA query_only = ON")
+        con.create_function("upper", 1, _unicode(str.upper), deterministic=True)
+        con.create_function("lower", 1, _unicode(str.lower), deterministic=True)
+    except sqlite3.Error:
+        con.close()
+        raise
+    return con
+
+
+def _unicode(method: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A text function for SQLite: null stays null, other values are read as text."""
+
+    def apply(value: Any) -> Any:
+        return None if value is None else method(value if isinstance(value, str) else str(value))
+
+    return apply
+
+
+#: connector name -> the function that opens its source, from the keyword arguments the connector
+#: gives (``Connector.open_arguments``), which the cache stores as JSON
+OPENERS: dict[str, Callable[..., Any]] = {"duckdb": open_duckdb, "sqlite": open_sqlite}
