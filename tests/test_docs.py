@@ -3,14 +3,19 @@
 Each Markdown file gets a fresh copy of the demo project (``kpi demo`` data and
 the KPI library), then its fenced blocks are played in order:
 
-- a ``yaml`` block whose first line is ``# file: <path>`` is written (without
-  that line) to that path of the project; a ``yaml`` block with ``kpis:`` or ``datasets:`` and no
-  ``# file:`` must at least be a valid definition file;
+- a block just after a line ``<!-- file: <path> -->`` is written, as it is, to
+  that path of the project (so every line number an error shows is the line of
+  the file a reader pastes the block into); such a ``python`` block is a module
+  to save, not code to run. A ``yaml`` block with ``kpis:`` or ``datasets:`` and
+  no file line must at least be a valid definition file;
 - in a ``console`` block, each ``$ kpi ...`` line is run in the project and the
   lines after it are the expected output (stdout and stderr); a line ``...``
-  matches any number of lines; an expected line containing ``error[`` means a
-  non-zero exit code;
+  matches any number of lines. The exit status must be what the output says:
+  3 with ``error[source]``, 1 with another ``error[``, 2 after a ``Usage:`` line,
+  else 0;
 - a ``python`` block is executed, in the project folder, in one namespace per file.
+
+Every block that shows a ``$ kpi`` command is a ``console`` block, so none escapes the run.
 """
 
 from __future__ import annotations
@@ -37,6 +42,17 @@ from kpi_engine.model import DefinitionFile
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
+FILE_LINE = re.compile(r"<!-- file: (\S+) -->\n*$")
+
+
+def blocks(doc: Path) -> list[tuple[str, str, str | None]]:
+    """The fenced blocks of a Markdown file: (language, body, the file it is written to or None)."""
+    text = doc.read_text()
+    found = []
+    for fence in FENCE.finditer(text):
+        file_line = FILE_LINE.search(text, 0, fence.start())
+        found.append((fence.group(1), textwrap.dedent(fence.group(2)), file_line and file_line.group(1)))
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +80,15 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return bool(actual) and expected[0].rstrip() == actual[0].rstrip() and matches(expected[1:], actual[1:])
 
 
+def exit_status(expected: list[str]) -> int:
+    """The exit status an output means: 3 source failed, 1 definition or query error, 2 usage, 0 done."""
+    if any("error[source]" in line for line in expected):
+        return 3
+    if any("error[" in line for line in expected):
+        return 1
+    return 2 if any(line.startswith("Usage: kpi") for line in expected) else 0
+
+
 def run_console(block: str, project: Path) -> None:
     commands: list[tuple[str, list[str]]] = []
     for line in block.splitlines():
@@ -82,33 +107,62 @@ def run_console(block: str, project: Path) -> None:
             expected.pop()
         assert matches(expected, output), (
             f"$ {command}\n--- the docs say:\n" + "\n".join(expected) + "\n--- it printed:\n" + "\n".join(output))
-        wants_error = any("error[" in line for line in expected)
-        assert (done.returncode != 0) == wants_error, f"$ {command}: exit code {done.returncode}"
+        assert done.returncode == exit_status(expected), f"$ {command}: exit code {done.returncode}"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
 def test_examples_run(doc: Path, tmp_path: Path, demo_database: Path, monkeypatch: pytest.MonkeyPatch):
     project = make_project(tmp_path / "project", demo_database)
     monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # an example may add the project's plugins/
+    modules = set(sys.modules)
     namespace: dict[str, object] = {}
-    for language, body in FENCE.findall(doc.read_text()):
-        body = textwrap.dedent(body)
-        if language == "yaml":
-            first = body.splitlines()[0] if body.strip() else ""
-            if first.startswith("# file:"):
-                target = project / first.split(":", 1)[1].strip()
+    try:
+        for language, body, path in blocks(doc):
+            if path is not None:
+                target = project / path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(body.split("\n", 1)[1])  # the marker line is not part of the file
-            elif re.search(r"^(kpis|datasets):", body, re.M):
+                target.write_text(body)
+            elif language == "yaml" and re.search(r"^(kpis|datasets):", body, re.M):
                 document = load_yaml_text(body, f"{doc.name} example")
                 _, errors = validate_model(DefinitionFile, document)
                 assert not errors, errors[0].render()
-            else:
+            elif language == "yaml":
                 yaml.safe_load(body)
-        elif language == "console":
-            run_console(body, project)
-        elif language == "python":
-            exec(compile(body, str(doc), "exec"), namespace)  # noqa: S102 - the docs' own examples
+            if language == "console":
+                run_console(body, project)
+            elif language == "python" and path is None:
+                exec(compile(body, str(doc), "exec"), namespace)  # noqa: S102 - the docs' own examples
+    finally:  # modules the examples imported from the project's folder
+        for name in set(sys.modules) - modules:
+            if str(project) in str(getattr(sys.modules[name], "__file__", None) or ""):
+                del sys.modules[name]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_examples_paste_as_they_are(doc: Path):
+    """A file's name goes before its block, never inside it: the block is the whole file."""
+    for language, body, _ in blocks(doc):
+        first = body.lstrip().splitlines()[0] if body.strip() else ""
+        assert not re.match(r"#\s*(file:|\S+\.(yml|yaml|py)$)", first), (
+            f"{doc.name}: a {language} block starts with {first!r}; write <!-- file: ... --> before the block")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_every_kpi_command_with_its_output_is_run(doc: Path):
+    for language, body, _ in blocks(doc):
+        lines = body.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("$ kpi") and i + 1 < len(lines) and lines[i + 1].strip():
+                assert language == "console", f"{doc.name}: '{line}' is in a {language} block, which is not run"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_the_docs_stand_alone(doc: Path):
+    """Users have the docs, not the design notes: no reference to a spec file or its sections."""
+    text = doc.read_text()
+    for pattern in (r"\bSPEC\b", r"\bspec(\.md)?\s*§", r"§"):
+        assert not re.search(pattern, text), f"{doc.name} refers to a spec: {re.search(pattern, text).group(0)!r}"
 
 
 def test_every_doc_is_linked_from_the_readme():
