@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "FormulaError": "errors",
     "QueryError": "errors",
     "SourceError": "errors",
+    "EngineBugError": "errors",
     "ErrorGroup": "errors",
     "Kpi": "model",
     "Dataset": "model",
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.dialects import SqlDialect
     from .compiler.query import Query
     from .connectors.base import Connection, Connector, ConnectorOptions
-    from .errors import DefinitionError, ErrorGroup, FormulaError, KpiError, QueryError, SourceError
+    from .errors import DefinitionError, EngineBugError, ErrorGroup, FormulaError, KpiError, QueryError, SourceError
     from .functions import FunctionSpec
     from .hookspecs import hookimpl, hookspec
     from .model import Dataset, Kpi

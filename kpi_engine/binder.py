@@ -147,7 +147,9 @@ class Binder:
             entry = self.catalog.datasets[dataset]
             text = entry.text("dimensions", name, label="dimension")
             node = parse_formula(text)
-            self._dimensions[key] = self.bind_row(node, text, dataset, "a dimension")
+            bound = self.bind_row(node, text, dataset, "a dimension")
+            self._check_size(bound, text, (0, len(text.text)))
+            self._dimensions[key] = bound
         return self._dimensions[key]
 
     def check_dataset(self, entry: DatasetEntry) -> list[KpiError]:
@@ -218,7 +220,9 @@ class Binder:
         self._filters[entry.name] = kpi_filter
         text = entry.text("formula")
         node = parse_formula(text)
-        return self._bind_metric(node, _KpiContext(entry, text, model.dataset, kpi_filter))
+        tree = self._bind_metric(node, _KpiContext(entry, text, model.dataset, kpi_filter))
+        self._check_size(tree, text, (0, len(text.text)))
+        return tree
 
     def _bind_metric(self, node: f.Node, ctx: _KpiContext) -> f.Node:
         text = ctx.text
@@ -427,6 +431,30 @@ class Binder:
         return bind(node)
 
     # ------------------------------------------------------------ helpers
+    def _check_size(self, tree: f.Node, text: f.FormulaText, span: tuple[int, int]) -> None:
+        """A bound formula (KPIs it uses inlined) whose SQL every stage and engine can take.
+
+        Its depth is checked without recursion first; then the size of its SQL, where round(),
+        least() and greatest() repeat their arguments (``FunctionSpec.copies``), so nesting them
+        multiplies the query's size.
+        """
+        stack = [(tree, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_BOUND_DEPTH:
+                raise text.error(span, f"this formula, with the KPIs it uses, nests more than {MAX_BOUND_DEPTH} "
+                                 "levels deep", hint="compute parts of it in fewer levels", code="too-deep")
+            stack.extend((child, depth + 1) for child in _parts(node))
+        size = _sql_size(tree, self.catalog.functions)
+        if size > MAX_SQL_SIZE:
+            repeating = sorted({n.name for n in f.walk(tree) if isinstance(n, f.Call) and n.name in self.catalog.functions
+                                and self.catalog.functions[n.name].copies > 1})
+            hint = (f"{', '.join(name + '()' for name in repeating)} repeat their argument in SQL, so nesting them "
+                    "multiplies the query: nest fewer, or round once at the end") if repeating else \
+                "split it into KPIs that refer to each other"
+            raise text.error(span, f"this formula would write about {size:,} SQL terms; the limit is "
+                             f"{MAX_SQL_SIZE:,}", hint=hint, code="too-large")
+
     def _function(self, call: f.Call, text: f.FormulaText):
         spec = self.catalog.functions.get(call.name.lower())
         if spec is None:
@@ -461,6 +489,30 @@ class Binder:
             seen.add(key)
 
 
+#: deepest bound formula (KPI references inlined, aggregates' arguments included) compiled to SQL
+MAX_BOUND_DEPTH = 160
+#: largest SQL a formula may expand to, in expression nodes
+MAX_SQL_SIZE = 20_000
+
+
+def _parts(node: f.Node):
+    """Children of a bound node, the row expressions of an aggregate included."""
+    if isinstance(node, AtomRef) and node.atom is not None:
+        atom = node.atom
+        return [part for part in (atom.arg, atom.condition, atom.kpi_filter) if part is not None]
+    return list(node.children())
+
+
+def _sql_size(node: f.Node, functions) -> int:
+    """The number of SQL nodes a bound tree becomes, roughly (within MAX_BOUND_DEPTH: recursion is safe).
+
+    A function that repeats its arguments ``copies`` times also writes about 3 nodes per copy around them.
+    """
+    copies = functions[node.name].copies if isinstance(node, f.Call) and node.name in functions else 1
+    own = 1 if copies == 1 else 3 * copies
+    return own + copies * sum(min(_sql_size(child, functions), MAX_SQL_SIZE + 1) for child in _parts(node))
+
+
 def _named_argument_first(call: f.Call, first: f.Node | None, text: f.FormulaText) -> None:
     """``count(at=end)`` compares columns at and end (SPEC §4): say what was meant."""
     if (isinstance(first, f.Binary) and first.op == "=" and isinstance(first.left, f.Ref)
@@ -480,10 +532,14 @@ def _aggregate_parts(call: f.Call):
         yield from f.walk(call.where)
 
 
+#: previous() and rolling() read at most this many periods back (a spine row each, per dimension value)
+MAX_PERIODS = 100_000
+
+
 def _positive_int(node: f.Node, text: f.FormulaText, what: str, noun: str) -> int:
-    if isinstance(node, f.Number) and node.value == node.value.to_integral_value() and node.value >= 1:
+    if isinstance(node, f.Number) and node.value == node.value.to_integral_value() and 1 <= node.value <= MAX_PERIODS:
         return int(node.value)
-    raise text.error(node, f"{what} takes a whole number of {noun} (1 or more) as its second argument",
+    raise text.error(node, f"{what} takes a whole number of {noun} from 1 to {MAX_PERIODS:,} as its second argument",
                      code="bad-argument")
 
 

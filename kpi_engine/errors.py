@@ -7,6 +7,7 @@ The tree::
     │   └── FormulaError        a formula that does not parse or does not check
     ├── QueryError              a query option: unknown KPI, bad where, bad dates    (exit 1)
     ├── SourceError             the data source failed: down, missing, timed out     (exit 3)
+    ├── EngineBugError          SQL kpi_engine wrote was refused by the engine: a bug, with the statement (exit 1)
     └── ErrorGroup              several of the above, reported together              (exit of the worst)
 
 Third-party exceptions (yaml, pydantic, lark, sqlglot, database drivers) never
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DefinitionError",
+    "EngineBugError",
     "ErrorGroup",
     "FormulaError",
     "KpiError",
@@ -41,7 +43,7 @@ class SourceText:
     text: str
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # positions count "\n" only (splitlines also breaks at U+2028)
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
@@ -161,6 +163,23 @@ class SourceError(KpiError):
 
     exit_code = 3
     default_code = "source"
+
+
+class EngineBugError(KpiError):
+    """The engine could not parse SQL that kpi_engine wrote: a bug in kpi_engine, not in the definitions.
+
+    Its rendering carries the statement, so that the report has what is needed to fix it.
+    """
+
+    default_code = "engine-bug"
+
+    def __init__(self, message: str, *, statement: str, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.statement = statement
+
+    def render(self) -> str:
+        indented = "\n".join("    " + line for line in self.statement.splitlines())
+        return f"{super().render()}\n  = statement:\n{indented}"
 
 
 class ErrorGroup(KpiError):

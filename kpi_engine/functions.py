@@ -49,6 +49,9 @@ class FunctionSpec:
     sql: SqlBuilder | None = None
     #: checks the written arguments before any SQL: (node at fault, message), or None when they are fine
     check: Callable[[Call], tuple[Node, str] | None] | None = None
+    #: how many times its SQL repeats each argument (round() builds an exact rounding from its argument
+    #: many times): nesting such calls multiplies the size of the query, which the binder bounds
+    copies: int = 1
 
     def arity_message(self) -> str:
         if self.max_args == self.min_args:
@@ -61,8 +64,8 @@ class FunctionSpec:
 
 
 def _row(name: str, signature: str, description: str, lo: int, hi: int | None, sql: SqlBuilder,
-         check: Callable[[Call], tuple[Node, str] | None] | None = None) -> FunctionSpec:
-    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql, check=check)
+         check: Callable[[Call], tuple[Node, str] | None] | None = None, copies: int = 1) -> FunctionSpec:
+    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql, check=check, copies=copies)
 
 
 def _round_digits(call: Call) -> tuple[Node, str] | None:
@@ -124,13 +127,13 @@ ROW_FUNCTIONS: dict[str, FunctionSpec] = {
         _row("abs", "abs(x)", "Absolute value.", 1, 1, lambda d, a: d.abs(a[0])),
         _row("round", "round(x) | round(x, digits)",
              "x as a double, rounded half away from zero to digits (default 0, -15 to 15) decimals.", 1, 2,
-             lambda d, a: d.round(a[0], a[1] if len(a) > 1 else None), _round_digits),
+             lambda d, a: d.round(a[0], a[1] if len(a) > 1 else None), _round_digits, copies=18),
         _row("floor", "floor(x)", "Largest integer <= x.", 1, 1, lambda d, a: d.floor(a[0])),
         _row("ceil", "ceil(x)", "Smallest integer >= x.", 1, 1, lambda d, a: d.ceil(a[0])),
         _row("least", "least(a, b, ...)", "Smallest argument; null if any is null.", 1, None,
-             lambda d, a: d.least(a)),
+             lambda d, a: d.least(a), copies=2),
         _row("greatest", "greatest(a, b, ...)", "Largest argument; null if any is null.", 1, None,
-             lambda d, a: d.greatest(a)),
+             lambda d, a: d.greatest(a), copies=2),
         _row("lower", "lower(s)", "Lower-case text.", 1, 1, lambda d, a: d.lower(a[0])),
         _row("upper", "upper(s)", "Upper-case text.", 1, 1, lambda d, a: d.upper(a[0])),
         _row("length", "length(s)", "Number of characters.", 1, 1, lambda d, a: d.length(a[0])),

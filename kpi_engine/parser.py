@@ -16,7 +16,8 @@ import unicodedata
 from decimal import Decimal
 from importlib import resources
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import VisitError
 
 from . import formula as f
@@ -105,7 +106,71 @@ def _span(children: list[object]) -> tuple[int, int]:
     return _pos(first)[0], _pos(last)[1]
 
 
-class _ToAst(Transformer):
+#: a chain of more operands than this (a sum of 2,000 terms) is built as a balanced tree, so that no
+#: later stage (nor the SQL engine) meets a left-deep tree thousands of levels deep; shorter chains
+#: keep the left-to-right order of evaluation exactly
+LONG_CHAIN = 32
+#: the deepest nesting a formula may have after long chains are balanced; beyond it, an error
+MAX_DEPTH = 64
+#: integers and decimals engines all read exactly
+MAX_INTEGER = 2**63 - 1
+MAX_DIGITS = 38
+
+
+def _chain(terms: list[f.Node], ops: list[str]) -> f.Node:
+    """``t0 op1 t1 op2 t2 ...`` as binary nodes: left-deep, or balanced when long and regrouping is exact.
+
+    ``and``/``or`` and ``*`` regroup freely; a long sum regroups with its signs
+    (``a - b + c`` = ``a - (b - c)``); a long chain with ``/`` stays left-deep (the depth
+    limit then applies to it).
+    """
+    if len(terms) <= LONG_CHAIN or "/" in ops:
+        node = terms[0]
+        for op, term in zip(ops, terms[1:]):
+            node = f.Binary(node.start, term.end, op=op, left=node, right=term)
+        return node
+    signed = list(zip(["+", *ops], terms))
+    return _balanced(signed)
+
+
+def _balanced(items: list[tuple[str, f.Node]]) -> f.Node:
+    """A balanced tree of ``items[0].term op1 items[1].term ...``; items[0]'s op is the identity."""
+    if len(items) == 1:
+        return items[0][1]
+    middle = len(items) // 2
+    left, right = items[:middle], items[middle:]
+    op = right[0][0]
+    if op == "-":  # a - (b + c - d) for a - b - c + d
+        right = [({"+": "-", "-": "+"}[sign], term) for sign, term in right]
+    right[0] = ("+" if op in ("+", "-") else op, right[0][1])
+    left_node, right_node = _balanced(left), _balanced(right)
+    return f.Binary(left_node.start, right_node.end, op=op, left=left_node, right=right_node)
+
+
+def _check_size(text: f.FormulaText, tree: f.Node) -> None:
+    """Nesting within MAX_DEPTH and numbers engines read exactly, found without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise text.error(node, f"this formula nests more than {MAX_DEPTH} levels deep here; "
+                             "split it into KPIs that refer to each other", code="too-deep")
+        if isinstance(node, f.Number):
+            _check_number(text, node)
+        stack.extend((child, depth + 1) for child in reversed(list(node.children())))  # leftmost first
+
+
+def _check_number(text: f.FormulaText, node: f.Number) -> None:
+    value = node.value
+    digits = len(value.as_tuple().digits)
+    if value == value.to_integral_value() and value.as_tuple().exponent >= 0 and abs(value) > MAX_INTEGER:
+        raise text.error(node, f"integer {value} does not fit in 64 bits (up to {MAX_INTEGER:,}); write it "
+                         f"with a decimal point ({value}.0) to compute with decimals", code="number")
+    if digits > MAX_DIGITS:
+        raise text.error(node, f"a number has at most {MAX_DIGITS} digits; this one has {digits}", code="number")
+
+
+class _ToAst(Transformer_NonRecursive):
     """Lark tree → formula nodes."""
 
     def __default__(self, data, children, meta):  # pragma: no cover - grammar and transformer agree
@@ -146,18 +211,22 @@ class _ToAst(Transformer):
         return f.Binary(*_span(ch), op="!=" if op == "<>" else op, left=ch[0], right=ch[2])
 
     def binary(self, ch):
-        return f.Binary(*_span(ch), op=str(ch[1]), left=ch[0], right=ch[2])
+        return _chain(ch[0::2], [str(op) for op in ch[1::2]])
 
     def or_(self, ch):
-        return f.Binary(*_span(ch), op="or", left=ch[0], right=ch[2])
+        return _chain(ch[0::2], ["or"] * (len(ch) // 2))
 
     def and_(self, ch):
-        return f.Binary(*_span(ch), op="and", left=ch[0], right=ch[2])
+        return _chain(ch[0::2], ["and"] * (len(ch) // 2))
 
     def not_(self, ch):
+        if isinstance(ch[1], f.Not):  # not not x is x (also for null): deep chains of them stay flat
+            return ch[1].operand
         return f.Not(*_span(ch), operand=ch[1])
 
     def negate(self, ch):
+        if isinstance(ch[1], f.Negate):  # - - x is x
+            return ch[1].operand
         return f.Negate(*_span(ch), operand=ch[1])
 
     def is_null(self, ch):
@@ -244,12 +313,13 @@ def parse_formula(text: f.FormulaText) -> f.Node:
                              "it, which YAML joins onto the comment's line", hint="write the formula as a literal "
                              "block (|) to keep comments, or remove the comment", code="syntax")
     try:
-        tree = _parser().parse(source)
-        return _ToAst().transform(tree)
+        tree = _ToAst().transform(_parser().parse(source))
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
     except VisitError as exc:  # pragma: no cover - a transformer bug, not a user error
         raise exc.orig_exc from exc
+    _check_size(text, tree)
+    return tree
 
 
 _COMMENT = re.compile(r"#[^\n]*")

@@ -23,7 +23,7 @@ from sqlglot import exp
 from .binder import Binder, atoms_of
 from .catalog import Catalog, DatasetEntry
 from .compiler.build import CompiledQuery, QueryCompiler
-from .compiler.dialects import SqlDialect, dialect_for
+from .compiler.dialects import SqlDialect, check_tested, dialect_for
 from .compiler.query import Query
 from .compiler.sql import table
 from .connectors.base import Connection, Connector, parse_select
@@ -282,6 +282,8 @@ class Project:
             return cached
         with self._lock:
             source = self._source_of_query(query)
+            if dialect is not None and (problem := check_tested(dialect)) is not None:
+                raise QueryError(problem, code="dialect")
             target = dialect_for(dialect or self.connectors[source].dialect)
             compiler = QueryCompiler(self.catalog, self.binder, target, self._relation)
             compiled = compiler.compile(query)

@@ -120,9 +120,10 @@ def test_run_all_skips_hidden(project_dir):
     (["run", "volume", "--grain", "fortnight"], 2, "'fortnight' is not one of"),
     (["run"], 2, "name at least one KPI"),
     (["run", "volume", "--all"], 2, "not both"),
-    (["run", "volume", "--from", "2025-03-01", "--to", "2025-01-01"], 2, "is after --to"),
+    (["run", "volume", "--from", "2025-03-01", "--to", "2025-01-01"], 1, "is after --to"),
     (["run", "volume", "--by", "channel", "--by", "channel"], 2, "a dimension is named twice"),
     (["compile", "volume", "--dialect", "snowflak"], 2, "did you mean 'snowflake'"),
+    (["compile", "volume", "--dialect", "mysql"], 2, "dialect 'mysql' has no tested adapter in kpi_engine"),
     (["nosuchcommand"], 2, "No such command"),
 ])
 def test_errors_have_one_message_and_the_right_exit_code(project_dir, args, code, needle):
@@ -130,6 +131,25 @@ def test_errors_have_one_message_and_the_right_exit_code(project_dir, args, code
     assert result.exit_code == code, result.output
     assert needle in result.output
     assert "Traceback" not in result.output
+
+
+def test_run_all_with_only_hidden_kpis_is_a_usage_error(project_dir):
+    only_hidden = "datasets:\n  t:\n    table: tickets\n    time: created_at\n" \
+                  "kpis:\n  helper: {dataset: t, formula: count(), hidden: true}\n"
+    root = project_dir.parent / "hidden_only"
+    (root / "definitions").mkdir(parents=True)
+    (root / "definitions" / "a.yml").write_text(only_hidden)
+    (root / "kpi.yml").write_text((project_dir / "kpi.yml").read_text().replace("database: ", f"database: {project_dir}/"))
+    result = kpi(root, "run", "--all")
+    assert result.exit_code == 2 and "no KPI that is not hidden" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_compile_refuses_an_untested_dialect_in_python_too(project_dir):
+    import kpi_engine
+
+    with pytest.raises(kpi_engine.QueryError, match="no tested adapter"):
+        kpi_engine.load(project_dir).compile(["volume"], dialect="mysql")
 
 
 def test_definition_error_points_at_file_line_column(project_dir):

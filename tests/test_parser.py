@@ -163,7 +163,8 @@ TREES = [
     ("not a or b", op("or", not_(a), b)),
     ("a or not b", op("or", a, not_(b))),
     ("not a = b", not_(op("=", a, b))),
-    ("not not a", not_(not_(a))),
+    ("not not a", a),  # a double not is folded: chains of them never nest
+    ("not not not a", not_(a)),
     ("not x in (1)", not_(in_(x, num("1")))),
     ("a = b and c", op("and", op("=", a, b), c)),
     ("a = b + c", op("=", a, op("+", b, c))),
@@ -173,7 +174,8 @@ TREES = [
     ("a - b / c", op("-", a, op("/", b, c))),
     ("-a * b", op("*", neg(a), b)),
     ("a * -b", op("*", a, neg(b))),
-    ("- - a", neg(neg(a))),
+    ("- - a", a),  # so is a double minus
+    ("- - - a", neg(a)),
     ("-a - b", op("-", neg(a), b)),
     ("a - -b", op("-", a, neg(b))),
     ("a + 1 between 0 and 2", between(op("+", a, num("1")), num("0"), num("2"))),
@@ -344,7 +346,7 @@ ERRORS = [
     ("a.1", 1, 2, "unexpected number '.1': expected an operator or the end of the formula"),  # '.1' is a number
     ("sum(x) sum(y)", 1, 8, "unexpected name 'sum': expected an operator or the end of the formula"),
     ("sum(x) / (count() + 1", 1, 21, "missing closing parenthesis"),
-    ("a between 1", 1, 11, "the formula ends too early: expected '+', '-' or 'and'"),
+    ("a between 1", 1, 11, "the formula ends too early: expected 'and'"),
     ("count(*", 1, 7, "the formula ends too early: expected ')', ',' or 'where'"),
     # -- errors on the 2nd and 3rd line ----------------------------------------------------
     ("a\nb", 2, 1, "missing operator between two values"),

@@ -338,18 +338,20 @@ class _Build(QueryChecks, FlowScans, StockScans, RangeAggregates, Spine, ValueLa
         """Rows with a time, inside the periods a scan must read (a range excludes nulls by itself)."""
         q, d = self.q, self.d
         conds: list[exp.Expression] = []
+        first: dt.date | None = None
+        after: dt.date | None = None  # the first day after the rows read
         if self.all:
-            if q.start:
-                conds.append(exp.GTE(this=time_col.copy(), expression=d.time_literal(q.start)))
-            if q.end:
-                conds.append(exp.LT(this=time_col.copy(), expression=d.time_literal(q.end + dt.timedelta(days=1))))
+            first = q.start
+            after = P.day_after(q.end) if q.end else None
         else:
             if lower is not None and not unbounded:
-                conds.append(exp.GTE(this=time_col.copy(),
-                                     expression=d.time_literal(P.start_date(lower, self.grain))))
+                first = P.start_date_or_none(lower, self.grain)  # None: before 0001-01-01, nothing is earlier
             if self.hi_lit is not None:
-                conds.append(exp.LT(this=time_col.copy(),
-                                    expression=d.time_literal(P.end_date(self.hi_lit, self.grain))))
+                after = P.start_date_or_none(self.hi_lit + 1, self.grain)  # None: after 9999-12-31
+        if first is not None:
+            conds.append(exp.GTE(this=time_col.copy(), expression=d.time_literal(first)))
+        if after is not None:
+            conds.append(exp.LT(this=time_col.copy(), expression=d.time_literal(after)))
         return conds or [not_null(time_col)]
 
     @staticmethod

@@ -26,7 +26,7 @@ from . import sql
 from .rounding import exact_round
 from .sql import binary, cast, col, func, lit, literal_int, wrap
 
-__all__ = ["SqlDialect", "dialect_for", "known_dialects"]
+__all__ = ["SqlDialect", "check_tested", "dialect_for", "known_dialects", "tested_dialects"]
 
 _EPOCH = "1900-01-01"
 _EPOCH_MONTHS = 1900 * 12
@@ -555,6 +555,25 @@ _DIALECTS: dict[str, type[SqlDialect]] = {
 }
 _DIALECTS["databricks"] = Spark
 _DIALECTS["postgresql"] = Postgres
+
+
+def tested_dialects() -> list[str]:
+    """The dialects with an adapter here, checked by execution tests or golden SQL (``kpi compile --dialect``)."""
+    return sorted(_DIALECTS)
+
+
+def check_tested(name: str) -> str | None:
+    """Why ``name`` cannot be asked for with ``--dialect`` (None when it can)."""
+    key = name.lower()
+    if key in _DIALECTS:
+        return None
+    known = known_dialects()
+    if key in known:
+        return (f"dialect '{name}' has no tested adapter in kpi_engine, so its SQL could be wrong; "
+                f"tested dialects: {', '.join(tested_dialects())}")
+    suggestion = did_you_mean(key, tested_dialects()) or did_you_mean(key, known)
+    hint = f"; did you mean '{suggestion}'?" if suggestion else f" (tested dialects: {', '.join(tested_dialects())})"
+    return f"unknown SQL dialect '{name}'{hint}"
 
 
 def known_dialects() -> list[str]:

@@ -20,10 +20,12 @@ __all__ = [
     "CONTAINS",
     "GRAINS",
     "EPOCH",
+    "day_after",
     "end_date",
     "group_start",
     "index_of",
     "start_date",
+    "start_date_or_none",
 ]
 
 GRAINS = ("day", "week", "month", "quarter", "year", "all")
@@ -74,9 +76,31 @@ def end_date(index: int, grain: str) -> dt.date:
     return start_date(index + 1, grain)
 
 
+def start_date_or_none(index: int, grain: str) -> dt.date | None:
+    """The first day of period ``index``, or None when it falls outside years 1 to 9999.
+
+    Periods themselves are integers and reach anywhere (``previous(x, 100000)``); only a
+    date to compare rows with must exist, and no row is dated outside those years.
+    """
+    try:
+        return start_date(index, grain)
+    except (ValueError, OverflowError):
+        return None
+
+
+def day_after(day: dt.date) -> dt.date | None:
+    """The next day, or None after 9999-12-31."""
+    return day + dt.timedelta(days=1) if day < dt.date.max else None
+
+
 def group_start(index: int, grain: str, group: str) -> int:
-    """The index of the first period of the ``group`` (e.g. year) that holds period ``index``."""
-    day = start_date(index, grain)
+    """The index of the first period of the ``group`` (e.g. year) that holds period ``index``.
+
+    Outside years 1 to 9999 no row exists: a group's worth of periods earlier is far enough.
+    """
+    day = start_date_or_none(index, grain)
+    if day is None or day < dt.date(1, 2, 1):
+        return index - {"day": 366, "week": 53, "month": 12, "quarter": 4, "year": 1}[grain]
     if group == "week":
         first = day - dt.timedelta(days=day.weekday())
     elif group == "month":

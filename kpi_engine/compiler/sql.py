@@ -29,6 +29,7 @@ __all__ = [
     "wrap",
 ]
 
+_MAX_BIGINT = 2**63 - 1
 _COMPOUND = (exp.Binary, exp.Unary, exp.Between, exp.In, exp.Not, exp.Neg)
 
 
@@ -50,6 +51,8 @@ def lit(value: object) -> exp.Expression:
         text = str(value)
         if isinstance(value, Decimal):
             text = format(value, "f")
+        if "." not in text and abs(int(text)) > _MAX_BIGINT:
+            text += ".0"  # a decimal: engines read a longer integer as a double, or overflow
         if text.startswith("-"):
             return exp.Neg(this=exp.Literal.number(text[1:]))
         return exp.Literal.number(text)

@@ -98,10 +98,10 @@ class StockScans:
                 change = self._change(func, tr(arg) if arg is not None else None, sign)
                 columns.append(alias(_when(condition_sql, change), delta))
             conds = [not_null(edge.copy())]
-            if self.hi_lit is not None:
+            after = P.start_date_or_none(self.hi_lit + 1, self.grain) if self.hi_lit is not None else None
+            if after is not None:
                 # changes after the last period do not matter (at=end reads those up to its end)
-                conds.append(exp.LT(this=edge.copy(),
-                                    expression=self.d.time_literal(P.end_date(self.hi_lit, self.grain))))
+                conds.append(exp.LT(this=edge.copy(), expression=self.d.time_literal(after)))
             conds += [c.copy() for c in (never_active,) if c is not None]
             conds += [tr(c) for c in (query_where, where_filter) if c is not None]
             # one row per change; a single GROUP BY below sums them (faster than grouping each side)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
-from ..errors import DefinitionError, SourceError, did_you_mean
+from ..errors import DefinitionError, EngineBugError, KpiError, QueryError, SourceError, did_you_mean
 from ..values import normalise_value
 
 __all__ = ["Connection", "Connector", "ConnectorOptions", "SqlTextError", "normalise_value", "parse_select"]
@@ -41,7 +41,7 @@ class Connection:
         try:
             columns, rows = self._execute(sql, parameters)
         except self.errors as exc:
-            raise self.connector.failure(exc) from exc
+            raise self.connector.classified(exc, sql) from exc
         return columns, [tuple(normalise_value(v) for v in row) for row in rows]
 
     def columns(self, relation_sql: str) -> list[str]:
@@ -104,6 +104,32 @@ class Connector:
         """The FROM expression reading ``file:`` datasets (CSV, Parquet, JSON; globs allowed)."""
         raise DefinitionError(f"connector '{self.name}' cannot read files; use a table: or sql: dataset, "
                               "or a duckdb source", code="no-files")
+
+    def error_kind(self, exc: BaseException) -> str | None:
+        """What a driver exception from running a statement means beyond "the source failed".
+
+        ``"syntax"``: the engine could not parse the statement; every statement is SQL kpi_engine
+        wrote (a dataset's ``sql:`` is parsed and written again), so that is a bug of kpi_engine,
+        reported with the statement. ``"overflow"``: a value does not fit its type (64-bit
+        integers), a problem of the formula and the data, reported as a query error. None: a
+        failure of the source (:meth:`failure`). Override it for your driver's exceptions.
+        """
+        return None
+
+    def classified(self, exc: BaseException, sql: str) -> KpiError:
+        """The error a failed statement gives the user, by :meth:`error_kind`."""
+        kind = self.error_kind(exc)
+        first_line = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        if kind == "syntax":
+            return EngineBugError(
+                f"kpi_engine wrote SQL that {self.name} cannot parse: {first_line}",
+                hint="this is a bug in kpi_engine, not in your definitions: please report it with the statement "
+                     "below (`kpi compile` prints it too)", statement=sql)
+        if kind == "overflow":
+            return QueryError(f"a value overflowed while computing the query on source '{self.source}': {first_line}",
+                              hint="integers are 64-bit: multiply by a decimal constant (1.0 * x) to compute in "
+                                   "decimals, or use smaller constants", code="overflow")
+        return self.failure(exc)
 
     def failure(self, exc: BaseException, what: str = "failed") -> SourceError:
         """A driver exception as a clear SourceError naming the source."""

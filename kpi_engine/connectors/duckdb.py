@@ -80,6 +80,15 @@ class DuckDBConnector(Connector):
         path = self.path
         return f"duckdb {self.options.database}" if path is not None else "duckdb in-memory"
 
+    def error_kind(self, exc: BaseException) -> str | None:
+        import duckdb
+
+        if isinstance(exc, duckdb.ParserException):
+            return "syntax"
+        if isinstance(exc, duckdb.OutOfRangeException):
+            return "overflow"
+        return None
+
     def open_arguments(self) -> dict[str, Any]:
         """How ``opening.open_duckdb`` opens this source (JSON, stored by the compile cache)."""
         path = self.path

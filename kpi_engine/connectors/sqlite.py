@@ -69,6 +69,14 @@ class SQLiteConnector(Connector):
     def describe(self) -> str:
         return f"sqlite {self.options.database}"
 
+    def error_kind(self, exc: BaseException) -> str | None:
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and ("syntax error" in text or "unrecognized token" in text):
+            return "syntax"
+        if "integer overflow" in text:
+            return "overflow"
+        return None
+
     def open_arguments(self) -> dict[str, Any]:
         """How ``opening.open_sqlite`` opens this source (JSON, stored by the compile cache)."""
         return {"path": str(self.path), "database": self.options.database, "source": self.source,

@@ -167,6 +167,10 @@ class PostgresConnector(Connector):
         hint = "check schema: of this source in kpi.yml" + (f" (schemas: {shown})" if existing else "")
         return SourceError(redact(message, self.options.secrets()), hint=hint, code="source")
 
+    def error_kind(self, exc: BaseException) -> str | None:
+        """By SQLSTATE: 42601 syntax_error; 22003 numeric_value_out_of_range."""
+        return {"42601": "syntax", "22003": "overflow"}.get(getattr(exc, "sqlstate", None) or "")
+
     def failure(self, exc: BaseException, what: str = "failed") -> SourceError:
         """The driver's words without libpq's prefixes, a hint of what to check, and no secret."""
         line, hint = explain(exc, self.options)

@@ -77,6 +77,15 @@ class SparkConnector(Connector):
         with self._lock:
             return dict(self._files)
 
+    def error_kind(self, exc: BaseException) -> str | None:
+        """Spark's error classes: PARSE_SYNTAX_ERROR; ARITHMETIC_OVERFLOW and friends (ANSI mode)."""
+        message = spark_message(exc)
+        if message.startswith("[PARSE_SYNTAX_ERROR]"):
+            return "syntax"
+        if re.match(r"\[(ARITHMETIC_OVERFLOW|NUMERIC_VALUE_OUT_OF_RANGE|CAST_OVERFLOW)", message):
+            return "overflow"
+        return None
+
     def failure(self, exc: BaseException, what: str = "failed", hint: str | None = None,
                 detail: str | None = None) -> SourceError:
         """Spark's error in one line: the first line of its message (or ``detail``), never a Java stack trace."""
