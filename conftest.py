@@ -105,6 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a test that takes more than a few seconds")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The engines this run executes KPIs on, so a CI log says when TEST_ENGINES left some out."""
+    chosen = " (TEST_ENGINES)" if os.environ.get("TEST_ENGINES", "").strip() else ""
+    return f"engines executed: {', '.join(engines.EXECUTED)}{chosen}"
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped and not hasattr(report, "wasxfail"):
         _SKIPPED.append(report.nodeid)
