@@ -168,8 +168,12 @@ class PostgresConnector(Connector):
         return SourceError(redact(message, self.options.secrets()), hint=hint, code="source")
 
     def error_kind(self, exc: BaseException) -> str | None:
-        """By SQLSTATE: 42601 syntax_error; 22003 numeric_value_out_of_range."""
-        return {"42601": "syntax", "22003": "overflow"}.get(getattr(exc, "sqlstate", None) or "")
+        """By SQLSTATE: 42601 syntax_error (not "cannot insert multiple commands", a refused write);
+        22003 numeric_value_out_of_range."""
+        sqlstate = getattr(exc, "sqlstate", None)
+        if sqlstate == "42601" and "syntax error" in str(exc):
+            return "syntax"
+        return "overflow" if sqlstate == "22003" else None
 
     def failure(self, exc: BaseException, what: str = "failed") -> SourceError:
         """The driver's words without libpq's prefixes, a hint of what to check, and no secret."""
