@@ -32,6 +32,9 @@ __all__ = [
     "SourceText",
     "Span",
     "did_you_mean",
+    "raise_all",
+    "unique_errors",
+    "unknown",
 ]
 
 
@@ -214,6 +217,14 @@ def raise_all(errors: Sequence[KpiError]) -> None:
         raise errors[0]
     if errors:
         raise ErrorGroup(errors)
+
+
+def unique_errors(errors: Iterable[KpiError]) -> list[KpiError]:
+    """The errors without repeats of the same message at the same place (several checks may find one)."""
+    seen: dict[tuple, KpiError] = {}
+    for error in errors:
+        seen.setdefault((error.file, error.line, error.column, error.message), error)
+    return list(seen.values())
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

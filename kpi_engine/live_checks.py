@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from .compiler.dialects import dialect_for
 from .compiler.sql import col, lit, select, subquery
-from .errors import DefinitionError, KpiError, SourceError, unknown
+from .errors import DefinitionError, KpiError, SourceError, unique_errors, unknown
 
 if TYPE_CHECKING:
     from .project import Project
@@ -82,7 +82,7 @@ def live_errors(project: Project, datasets: list[str]) -> list[KpiError]:
                     errors.append(DefinitionError(message, span=entry.span(*sub), code="unknown-column"))
             if join.dataset in columns and remote.lower() in columns[join.dataset]:
                 errors += _many_to_one(project, name, alias_name, remote)
-    return _unique(errors)
+    return unique_errors(errors)
 
 
 def _many_to_one(project: Project, dataset: str, alias_name: str, remote: str) -> list[KpiError]:
@@ -110,10 +110,3 @@ def _many_to_one(project: Project, dataset: str, alias_name: str, remote: str) -
         f"join '{alias_name}' of dataset '{dataset}' is not many-to-one: {remote} = {rows[0][0]!r} appears "
         f"more than once in dataset '{join.dataset}', so joined rows would be counted twice",
         span=entry.span("joins", alias_name, "on"), code="join-not-unique")]
-
-
-def _unique(errors: list[KpiError]) -> list[KpiError]:
-    seen: dict[tuple, KpiError] = {}
-    for error in errors:
-        seen.setdefault((error.file, error.line, error.column, error.message), error)
-    return list(seen.values())

@@ -11,7 +11,7 @@ import re
 
 from .binder import Binder
 from .catalog import Catalog, DatasetEntry, KpiEntry
-from .errors import DefinitionError, KpiError
+from .errors import DefinitionError, KpiError, unique_errors
 
 __all__ = ["validate_catalog"]
 
@@ -31,7 +31,7 @@ def validate_catalog(catalog: Catalog, binder: Binder) -> list[KpiError]:
                 continue  # depends on a KPI whose own error is already reported
             errors.append(exc)
         errors.extend(_thresholds(entry))
-    return _unique(errors)
+    return unique_errors(errors)
 
 
 def _dataset_columns(entry: DatasetEntry) -> list[KpiError]:
@@ -75,10 +75,3 @@ def _thresholds(entry: KpiEntry) -> list[KpiError]:
                                 span=entry.span("direction") if "direction" in entry.document.data[entry.path[0]][entry.name]
                                 else entry.span("warning"), code="thresholds")]
     return []
-
-
-def _unique(errors: list[KpiError]) -> list[KpiError]:
-    seen: dict[tuple, KpiError] = {}
-    for error in errors:
-        seen.setdefault((error.file, error.line, error.column, error.message), error)
-    return list(seen.values())
