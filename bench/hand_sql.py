@@ -12,12 +12,12 @@ written the way one would for a monthly 2025 report, not a copy of the engine's 
 * a 12-month series LEFT JOINed so that empty months appear (counts and sums 0,
   ratios null);
 * true division: `::DOUBLE / NULLIF(divisor, 0)`;
-* stocks (customers active at an instant) from signup/churn events: +1 at
-  signup_at, -1 at churned_at, each event counted from the first month start at or
-  after it, the whole history before 2025 folded into January's opening stock, and a
-  running SUM over the 13 month starts 2025-01-01 .. 2026-01-01. A customer is active
-  at instant t when signup_at <= t and (churned_at is null or t < churned_at), so an
-  event exactly at midnight on the 1st already counts at that month start, and
+* stocks (customers active just before an instant) from signup/churn events: +1 at
+  signup_at, -1 at churned_at, each event counted from the first month start after
+  it, the whole history before 2025 folded into January's opening stock, and a
+  running SUM over the 13 month starts 2025-01-01 .. 2026-01-01. A customer is in the
+  stock of instant t when signup_at < t and (churned_at is null or churned_at >= t), so
+  an event exactly at midnight on the 1st counts from the next month start, and
   customers with churned_at <= signup_at are never active.
 
 Each query returns `period` (a month start), the KPI's `by` dimensions, then the
@@ -52,25 +52,22 @@ _MONTHS = """months AS (
   FROM generate_series(TIMESTAMP '2025-01-01', TIMESTAMP '2025-12-01', INTERVAL 1 MONTH) AS g(month)
 )"""
 
-# Customers active at every month start 2025-01-01 .. 2026-01-01 (the start of a month
-# is also the end of the previous one). An event at ts counts from the first month
-# start >= ts; everything before 2025 lands in the January bucket (opening stock).
+# Customers active just before every month start 2025-01-01 .. 2026-01-01 (the start of
+# a month is also the end of the previous one). An event at ts counts from the first month
+# start > ts; everything before 2025 lands in the January bucket (opening stock).
 _STOCK = """events AS (
   SELECT signup_at AS ts, 1 AS delta
   FROM customers
-  WHERE signup_at <= TIMESTAMP '2026-01-01'
+  WHERE signup_at < TIMESTAMP '2026-01-01'
     AND (churned_at IS NULL OR churned_at > signup_at)
   UNION ALL
   SELECT churned_at, -1
   FROM customers
-  WHERE churned_at <= TIMESTAMP '2026-01-01'
+  WHERE churned_at < TIMESTAMP '2026-01-01'
     AND churned_at > signup_at
 ),
 steps AS (
-  SELECT greatest(
-           CASE WHEN ts = date_trunc('month', ts) THEN ts
-                ELSE date_trunc('month', ts) + INTERVAL 1 MONTH END,
-           TIMESTAMP '2025-01-01') AS month,
+  SELECT greatest(date_trunc('month', ts) + INTERVAL 1 MONTH, TIMESTAMP '2025-01-01') AS month,
          sum(delta) AS delta
   FROM events
   GROUP BY 1

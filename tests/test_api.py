@@ -128,3 +128,25 @@ def test_pandas_and_arrow(project):
     assert list(frame.columns) == ["revenue"] and frame.iloc[0, 0] == 110.0
     table = project.query(["revenue"], grain="year").to_arrow()
     assert table.column_names == ["period", "revenue"] and table.column("revenue").to_pylist() == [110.0]
+
+
+def test_a_database_the_application_has_open_already(make_project):
+    """An embedding application may hold the DuckDB file open (read-only, its own settings):
+    DuckDB then refuses a connection with other settings, so kpi_engine uses the database as it is."""
+    import duckdb
+
+    project = make_project("""
+    datasets:
+      t: {table: t}
+    kpis:
+      n: {dataset: t, formula: count()}
+    """, {"t": (["x"], [(1,), (2,)])})
+    path = project.connectors["default"].path
+    project.close()
+    with duckdb.connect(str(path), read_only=True) as application:
+        again = kpi_engine.load(project.root)
+        try:
+            assert again.query(["n"], grain="all").rows == [(2,)]
+            assert application.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        finally:
+            again.close()

@@ -44,7 +44,14 @@ def open_duckdb(path: str | None, *, database: str, source: str, threads: int | 
                           hint="check 'database:' in kpi.yml (relative to kpi.yml), or run `kpi demo`",
                           code="source")
     _check_duckdb_file(Path(path), database, source)
-    return duckdb.connect(path, read_only=True, config=config)
+    try:
+        return duckdb.connect(path, read_only=True, config=config)
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+        # the process (an application embedding kpi_engine) has the file open already: DuckDB shares
+        # that database and refuses other settings, so use it as it is
+        return duckdb.connect(path, read_only=True)
 
 
 def _check_duckdb_file(path: Path, database: str, source: str) -> None:
