@@ -28,14 +28,14 @@ _EXPORTS: dict[str, str] = {
     "SourceError": "errors",
     "EngineBugError": "errors",
     "ErrorGroup": "errors",
-    "Kpi": "model",
-    "Dataset": "model",
+    "Kpi": "definitions.model",
+    "Dataset": "definitions.model",
     "hookimpl": "hookspecs",
     "hookspec": "hookspecs",
-    "Connector": "connectors.base",
-    "ConnectorOptions": "connectors.base",
-    "Connection": "connectors.base",
-    "FunctionSpec": "functions",
+    "Connector": "sources.base",
+    "ConnectorOptions": "sources.base",
+    "Connection": "sources.base",
+    "FunctionSpec": "formulas.functions",
     "SqlDialect": "compiler.dialects",
     "get_plugin_manager": "plugins",
 }
@@ -45,11 +45,11 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:  # pragma: no cover
     from .compiler.dialects import SqlDialect
     from .compiler.query import Query
-    from .connectors.base import Connection, Connector, ConnectorOptions
+    from .sources.base import Connection, Connector, ConnectorOptions
     from .errors import DefinitionError, EngineBugError, ErrorGroup, FormulaError, KpiError, QueryError, SourceError
-    from .functions import FunctionSpec
+    from .formulas.functions import FunctionSpec
     from .hookspecs import hookimpl, hookspec
-    from .model import Dataset, Kpi
+    from .definitions.model import Dataset, Kpi
     from .plugins import get_plugin_manager
     from .project import Project, find_project, load
     from .result import Result

@@ -1,5 +1,5 @@
 """``python -m kpi_engine`` is the ``kpi`` command."""
 
-from .launch import main
+from .cli.entry import main
 
 main()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .model import Kpi
+    from .definitions.model import Kpi
 
 
 __all__ = ["format_duration", "format_value", "render_table"]

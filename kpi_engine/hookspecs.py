@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .connectors.base import Connector
-    from .functions import FunctionSpec
+    from .sources.base import Connector
+    from .formulas.functions import FunctionSpec
 
 __all__ = ["hookimpl", "hookspec", "register_connectors", "register_functions"]
 

@@ -18,7 +18,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import DefinitionError, KpiError, Span, did_you_mean, raise_all
-from .functions import BUILTIN_FUNCTIONS, FunctionSpec
+from .formulas.functions import BUILTIN_FUNCTIONS, FunctionSpec
 
 __all__ = ["PluginRegistry", "get_plugin_manager"]
 
@@ -27,8 +27,8 @@ ENTRY_POINT_GROUP = "kpi_engine"
 
 def get_plugin_manager(local: Sequence[tuple[Path, Span | None]] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
     """A plugin manager with the built-ins, installed plugins and the given local modules."""
-    from .connectors import duckdb as duckdb_connector
-    from .connectors import sqlite as sqlite_connector
+    from .sources import duckdb as duckdb_connector
+    from .sources import sqlite as sqlite_connector
 
     pm = pluggy.PluginManager("kpi_engine")
     pm.add_hookspecs(hookspecs)

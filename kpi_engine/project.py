@@ -20,22 +20,22 @@ from typing import Any
 
 from sqlglot import exp
 
-from .binder import Binder, atoms_of
-from .catalog import Catalog, DatasetEntry
+from .formulas.binder import Binder, atoms_of
+from .definitions.catalog import Catalog, DatasetEntry
 from .compiler.build import CompiledQuery, QueryCompiler
 from .compiler.dialects import SqlDialect, check_tested, dialect_for
 from .compiler.query import Query
 from .compiler.sql import table
-from .connectors.base import Connection, Connector, parse_select
-from .definitions import definition_files, load_definitions, model_errors, validate_model
+from .sources.base import Connection, Connector, parse_select
+from .definitions.files import definition_files, load_definitions, model_errors, validate_model
 from .errors import DefinitionError, KpiError, QueryError, SourceError, raise_all, unknown
-from .loader import YamlDocument, display_path, load_yaml_file
-from .locate import PROJECT_FILE, find_project
-from .model import Dataset, Kpi, ProjectConfig
+from .definitions.loader import YamlDocument, display_path, load_yaml_file
+from .definitions.discovery import PROJECT_FILE, find_project
+from .definitions.model import Dataset, Kpi, ProjectConfig
 from .plugins import PluginRegistry, get_plugin_manager
 from .result import Result
-from .values import with_booleans
-from .validation import validate_catalog
+from .sources.rows import with_booleans
+from .definitions.validation import validate_catalog
 
 __all__ = ["PROJECT_FILE", "Project", "find_project", "load"]
 
@@ -112,7 +112,7 @@ def _sources(config: ProjectConfig, document: YamlDocument | None, registry: Plu
         if options is not None:
             connectors[name] = cls(options, source=name, base_dir=root)
     if "default" not in connectors and "default" not in config.sources:
-        from .connectors.duckdb import DuckDBConnector, DuckDBOptions
+        from .sources.duckdb import DuckDBConnector, DuckDBOptions
 
         database = "kpi.duckdb" if (root / "kpi.duckdb").is_file() else ":memory:"
         connectors["default"] = DuckDBConnector(DuckDBOptions(database=database), source="default", base_dir=root)
@@ -412,7 +412,7 @@ class Project:
         raise_all(errors)
 
     def _live_errors(self, datasets: list[str]) -> list[KpiError]:
-        from .live_checks import live_errors
+        from .sources.live_checks import live_errors
 
         return live_errors(self, datasets)
 

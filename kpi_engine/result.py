@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .model import Kpi
+    from .definitions.model import Kpi
 
 
 __all__ = ["Result"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kpi_engine
-from kpi_engine.binder import atoms_of
+from kpi_engine.formulas.binder import atoms_of
 
 
 def queryable(project: kpi_engine.Project, by: Sequence[str]) -> list[str]:

@@ -39,7 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.formula import (
+from kpi_engine.formulas.syntax import (
     Between,
     Binary,
     Boolean,
@@ -57,8 +57,8 @@ from kpi_engine.formula import (
     Star,
     String,
 )
-from kpi_engine.loader import load_yaml_file
-from kpi_engine.parser import parse_formula
+from kpi_engine.definitions.loader import load_yaml_file
+from kpi_engine.formulas.parser import parse_formula
 
 __all__ = ["evaluate", "load_definitions"]
 

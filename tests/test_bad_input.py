@@ -21,7 +21,7 @@ import kpi_engine
 from kpi_engine import DefinitionError, KpiError
 from kpi_engine.cli import main
 from kpi_engine.compiler.dialects import dialect_for
-from kpi_engine.loader import ALIAS_VALUES_LIMIT, load_yaml_text
+from kpi_engine.definitions.loader import ALIAS_VALUES_LIMIT, load_yaml_text
 
 KPI_YML = "name: bad-input\n"
 # a dataset that needs no database (DuckDB in memory runs its sql), lines 1-4 of a definition file
@@ -390,7 +390,7 @@ def test_the_installed_command_prints_no_traceback_for_bad_input(write_project):
 
     root = write_project({"kpi.yml": KPI_YML, "definitions/lol.yml": BILLION_LAUGHS})
     before = fingerprint(root)
-    broken = subprocess.run([sys.executable, "-m", "kpi_engine.cli", "--project", str(root), "validate"],
+    broken = subprocess.run([sys.executable, "-m", "kpi_engine", "--project", str(root), "validate"],
                             capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert "definitions/lol.yml:5:8: error[yaml]" in broken.stderr and "Traceback" not in broken.stderr

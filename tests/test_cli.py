@@ -240,7 +240,7 @@ def test_schema_is_json_schema():
 
 
 def test_the_installed_command_never_prints_a_traceback(project_dir):
-    broken = subprocess.run([sys.executable, "-m", "kpi_engine.cli", "--project", str(project_dir), "run", "x"],
+    broken = subprocess.run([sys.executable, "-m", "kpi_engine", "--project", str(project_dir), "run", "x"],
                             capture_output=True, text=True)
     assert broken.returncode == 1
     assert "unknown KPI 'x'" in broken.stderr and "Traceback" not in broken.stderr

@@ -18,11 +18,11 @@ from sqlglot import exp
 
 from kpi_engine.compiler.dialects import dialect_for
 from kpi_engine.compiler.translate import Translator
-from kpi_engine.connectors.base import normalise_value
+from kpi_engine.sources.base import normalise_value
 from kpi_engine.errors import QueryError
-from kpi_engine.formula import FormulaText
-from kpi_engine.functions import BUILTIN_FUNCTIONS
-from kpi_engine.parser import parse_formula
+from kpi_engine.formulas.syntax import FormulaText
+from kpi_engine.formulas.functions import BUILTIN_FUNCTIONS
+from kpi_engine.formulas.parser import parse_formula
 
 DIALECTS = ("duckdb", "sqlite", "postgres", "snowflake", "bigquery", "spark", "trino")
 

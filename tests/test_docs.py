@@ -33,11 +33,11 @@ import duckdb
 import pytest
 import yaml
 
-from kpi_engine.definitions import validate_model
+from kpi_engine.definitions.files import validate_model
 from kpi_engine.demo.command import PROJECT_FILE, library_path
 from kpi_engine.demo.data import generate
-from kpi_engine.loader import load_yaml_text
-from kpi_engine.model import DefinitionFile
+from kpi_engine.definitions.loader import load_yaml_text
+from kpi_engine.definitions.model import DefinitionFile
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -26,7 +26,7 @@ ROWS = [(1, dt.datetime(2025, 1, 2)), (2, dt.datetime(2025, 1, 3)), (3, dt.datet
 # runs the kpi executable and reports, at exit, which heavy modules it imported
 PROBE = (
     "import atexit, sys; atexit.register(lambda: print(sorted(m for m in ('sqlglot', 'pydantic', 'lark', 'yaml', "
-    "'click') if m in sys.modules), file=sys.stderr)); from kpi_engine import launch; "
+    "'click') if m in sys.modules), file=sys.stderr)); from kpi_engine.cli import entry as launch; "
     "sys.argv = ['kpi'] + sys.argv[1:]; launch.main()"
 )
 

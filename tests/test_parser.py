@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 from lark.exceptions import LarkError
 
-from kpi_engine import formula as f
+from kpi_engine.formulas import syntax as f
 from kpi_engine.errors import FormulaError, KpiError
-from kpi_engine.parser import SYNTAX_EXAMPLES, parse_formula
+from kpi_engine.formulas.parser import SYNTAX_EXAMPLES, parse_formula
 
 
 def parse(text: str) -> f.Node:

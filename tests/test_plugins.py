@@ -21,7 +21,7 @@ PLUGIN = '''
 from sqlglot import exp
 
 from kpi_engine import FunctionSpec, hookimpl
-from kpi_engine.connectors.duckdb import DuckDBConnector
+from kpi_engine.sources.duckdb import DuckDBConnector
 
 
 class EchoDuckDB(DuckDBConnector):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import formula as f
-from ..binder import AtomRef
-from ..catalog import Catalog
+from ..formulas import syntax as f
+from ..formulas.binder import AtomRef
+from ..definitions.catalog import Catalog
 
 __all__ = ["Boolean", "boolean_kind", "combine"]
 

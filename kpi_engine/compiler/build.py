@@ -32,9 +32,9 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from .. import formula as f
-from ..binder import Atom, Binder, Window, atoms_of, rebuild
-from ..catalog import Catalog, DatasetEntry
+from ..formulas import syntax as f
+from ..formulas.binder import Atom, Binder, Window, atoms_of, rebuild
+from ..definitions.catalog import Catalog, DatasetEntry
 from ..errors import QueryError
 from . import periods as P
 from . import sql

@@ -6,10 +6,10 @@ import dataclasses
 from collections.abc import Sequence
 
 
-from .. import formula as f
-from ..binder import Atom, map_atoms
+from ..formulas import syntax as f
+from ..formulas.binder import Atom, map_atoms
 from ..errors import KpiError, QueryError, raise_all, unknown
-from ..parser import parse_formula
+from ..formulas.parser import parse_formula
 from . import periods as P
 
 __all__ = ["QueryChecks"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from .. import formula as f
-from ..binder import Atom
+from ..formulas import syntax as f
+from ..formulas.binder import Atom
 from . import sql
 from .plan import (
     Level,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from sqlglot import exp
 
-from .. import formula as f
-from ..binder import Atom
+from ..formulas import syntax as f
+from ..formulas.binder import Atom
 from .booleans import Boolean
 from .sql import wrap
 

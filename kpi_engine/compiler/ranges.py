@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlglot import exp
 
-from ..binder import Atom
+from ..formulas.binder import Atom
 from . import sql
 from .plan import (
     ZERO_WHEN_EMPTY,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ..binder import Atom
+from ..formulas.binder import Atom
 from . import periods as P
 from . import sql
 from .plan import (

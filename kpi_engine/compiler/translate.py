@@ -14,9 +14,9 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 
 from sqlglot import exp
 
-from .. import formula as f
-from ..binder import Atom, AtomRef
-from ..functions import FunctionSpec
+from ..formulas import syntax as f
+from ..formulas.binder import Atom, AtomRef
+from ..formulas.functions import FunctionSpec
 from .dialects import SqlDialect
 from .sql import binary, lit, wrap
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from ..binder import atoms_of
+from ..formulas.binder import atoms_of
 from ..formatting import format_value, render_table
-from ..model import Kpi
+from ..definitions.model import Kpi
 from ..project import Project
 
 __all__ = ["is_share", "latest_values"]

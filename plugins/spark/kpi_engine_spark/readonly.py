@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from kpi_engine import DefinitionError
-from kpi_engine.connectors.base import parse_select
+from kpi_engine.sources.base import parse_select
 
 __all__ = ["refusal"]
 

@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .catalog import Catalog, DatasetEntry, KpiEntry
-from .errors import DefinitionError, KpiError, did_you_mean
+from ..errors import DefinitionError, KpiError, did_you_mean
 from .loader import YamlDocument, load_yaml_file
-from .locate import definition_paths
+from .discovery import definition_paths
 from .model import NAME_PATTERN, Dataset, Kpi, reserved_name_problem
 
 __all__ = ["definition_files", "load_definitions", "model_errors", "validate_model"]

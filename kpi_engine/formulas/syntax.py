@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
-from .errors import FormulaError, KpiError, SourceText, Span
-from .loader import TextMap
+from ..errors import FormulaError, KpiError, SourceText, Span
+from ..definitions.loader import TextMap
 
 __all__ = [
     "Between",

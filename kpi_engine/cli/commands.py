@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
+from .. import __version__
 from .output import render_result
 
 if TYPE_CHECKING:
-    from .project import Project
+    from ..project import Project
 
 GRAINS = ("day", "week", "month", "quarter", "year", "all")
 
@@ -43,7 +43,7 @@ class DateParam(click.ParamType):
 
 
 def _fail(error: Exception) -> None:
-    from .errors import KpiError
+    from ..errors import KpiError
 
     assert isinstance(error, KpiError)
     click.echo(error.render(), err=True)
@@ -58,7 +58,7 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .errors import KpiError
+        from ..errors import KpiError
 
         try:
             return command(*args, **kwargs)
@@ -74,14 +74,14 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _project_dir(ctx: click.Context) -> Path:
-    from .project import find_project
+    from ..project import find_project
 
     given = ctx.obj.get("project") if ctx.obj else None
     return Path(given) if given else find_project(Path.cwd())
 
 
 def load_project(ctx: click.Context) -> Project:
-    from .project import load
+    from ..project import load
 
     return load(_project_dir(ctx))
 
@@ -132,7 +132,7 @@ def list_command(ctx: click.Context, show_all: bool, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([_kpi_json(k, project) for k in kpis], indent=2, ensure_ascii=False))
         return
-    from .formatting import format_value, render_table
+    from ..formatting import format_value, render_table
 
     rows = []
     for kpi in kpis:
@@ -179,7 +179,7 @@ def compile_command(ctx: click.Context, kpis: tuple[str, ...], dialect: str | No
 
 
 def _check_dialect(name: str) -> None:
-    from .compiler.dialects import check_tested
+    from ..compiler.dialects import check_tested
 
     problem = check_tested(name)
     if problem is not None:
@@ -205,13 +205,13 @@ def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by
     names = [k.name for k in project.kpis.values() if not k.hidden] if run_all else list(kpis)
     if not names:
         raise click.UsageError("--all: the project has no KPI that is not hidden; name a hidden KPI to run it")
-    from .compiler.query import Query
+    from ..compiler.query import Query
 
     query = Query.create(names, grain=grain, by=by, where=where, start=start, end=end)
     result = project.query(query.kpis, grain=grain, by=by, where=where, start=start, end=end)
     shown = result.with_status() if status else result
     click.echo(render_result(shown, fmt))
-    from .fastpath import remember
+    from .cached_run import remember
 
     remember(project, None, result, query)
 
@@ -222,7 +222,7 @@ def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by
 @handle_errors
 def demo(ctx: click.Context, rows: int | None) -> None:
     """Write the demo help-desk data and run the KPI library on it."""
-    from .demo.command import run_demo
+    from ..demo.command import run_demo
 
     given = ctx.obj.get("project") if ctx.obj else None
     run_demo(Path(given) if given else Path.cwd(), rows, echo=click.echo)
@@ -233,7 +233,7 @@ def demo(ctx: click.Context, rows: int | None) -> None:
 @handle_errors
 def schema(which: str) -> None:
     """Print the JSON Schema of definition files and kpi.yml (for editor completion)."""
-    from .schema import json_schema
+    from ..definitions.schema import json_schema
 
     click.echo(json.dumps(json_schema(which), indent=2))
 

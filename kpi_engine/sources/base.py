@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
 from ..errors import DefinitionError, EngineBugError, KpiError, QueryError, SourceError, did_you_mean
-from ..values import normalise_value
+from .rows import normalise_value
 
 __all__ = ["Connection", "Connector", "ConnectorOptions", "SqlTextError", "normalise_value", "parse_select"]
 

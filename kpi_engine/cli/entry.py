@@ -8,12 +8,12 @@ __all__ = ["main"]
 
 
 def main() -> None:
-    from . import fastpath
+    from . import cached_run as fastpath
 
     argv = sys.argv[1:]
     if fastpath.run_cached(argv):
         return
     fastpath.ARGV = argv
-    from .cli import main as cli
+    from .commands import main as cli
 
     cli(prog_name="kpi")

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from .compiler.dialects import dialect_for
-from .compiler.sql import col, lit, select, subquery
-from .errors import DefinitionError, KpiError, SourceError, unique_errors, unknown
+from ..compiler.dialects import dialect_for
+from ..compiler.sql import col, lit, select, subquery
+from ..errors import DefinitionError, KpiError, SourceError, unique_errors, unknown
 
 if TYPE_CHECKING:
-    from .project import Project
+    from ..project import Project
 
 __all__ = ["live_errors"]
 

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .status import KpiDisplay, status
+from ..status import KpiDisplay, status
 
 __all__ = [
     "COLUMN_PATTERN",

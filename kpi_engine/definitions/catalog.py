@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Span
-from .formula import FormulaText
-from .functions import BUILTIN_FUNCTIONS, FunctionSpec
+from ..errors import Span
+from ..formulas.syntax import FormulaText
+from ..formulas.functions import BUILTIN_FUNCTIONS, FunctionSpec
 from .loader import YamlDocument
 from .model import Dataset, Kpi
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from .formula import Call, Node
+    from .syntax import Call, Node
 
-    from .compiler.dialects import SqlDialect
+    from ..compiler.dialects import SqlDialect
 
 __all__ = ["BUILTIN_FUNCTIONS", "AGGREGATES", "WINDOWS", "FunctionSpec"]
 
@@ -70,8 +70,8 @@ def _row(name: str, signature: str, description: str, lo: int, hi: int | None, s
 
 def _round_digits(call: Call) -> tuple[Node, str] | None:
     """round()'s digits are a whole number written in the formula: the rounding is planned for them."""
-    from . import formula as f
-    from .compiler.rounding import MAX_DIGITS
+    from . import syntax as f
+    from ..compiler.rounding import MAX_DIGITS
 
     if len(call.args) < 2:
         return None

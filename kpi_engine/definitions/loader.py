@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from .errors import DefinitionError, SourceText, Span
+from ..errors import DefinitionError, SourceText, Span
 
 __all__ = ["ALIAS_VALUES_LIMIT", "TextMap", "YamlDocument", "display_path", "load_yaml_file", "load_yaml_text"]
 

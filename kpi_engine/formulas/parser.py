@@ -20,8 +20,8 @@ from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedT
 from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import VisitError
 
-from . import formula as f
-from .errors import FormulaError
+from . import syntax as f
+from ..errors import FormulaError
 
 __all__ = ["SYNTAX_EXAMPLES", "parse_formula"]
 

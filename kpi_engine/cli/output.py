@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .result import Result
+    from ..result import Result
 
 __all__ = ["render_result"]
 
@@ -25,7 +25,7 @@ def render_result(result: Result, fmt: str) -> str:
         writer.writerow(result.columns)
         writer.writerows(["" if v is None else v for v in row] for row in result.rows)
         return buffer.getvalue().rstrip("\n")
-    from .formatting import format_value, render_table
+    from ..formatting import format_value, render_table
 
     kpis = result.kpis
     rows = [[format_value(v, kpis.get(c)) for c, v in zip(result.columns, row)] for row in result.rows]

@@ -27,13 +27,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .connectors.opening import OPENERS
+from .. import __version__
+from ..sources.opening import OPENERS
 
 if TYPE_CHECKING:
-    from .compiler.query import Query
-    from .project import Project
-    from .result import Result
+    from ..compiler.query import Query
+    from ..project import Project
+    from ..result import Result
 
 __all__ = ["ARGV", "remember", "run_cached"]
 
@@ -67,7 +67,7 @@ def _split(argv: list[str]) -> tuple[str | None, list[str]] | None:
 
 def _entry_path(argv: list[str]) -> tuple[Path, Path] | None:
     """(project root, cache file) for this command line."""
-    from .locate import find_project
+    from ..definitions.discovery import find_project
 
     split = _split(argv)
     directory = _cache_dir()
@@ -89,7 +89,7 @@ def _digest(path: Path) -> str | None:
 
 def _code_fingerprint() -> str:
     """kpi_engine's own sources: an upgrade or an edit invalidates every entry."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # kpi_engine/
     digest = hashlib.sha256()
     for folder, _, files in sorted(os.walk(package)):
         for name in sorted(files):
@@ -193,8 +193,8 @@ def run_cached(argv: list[str]) -> bool:
     except Exception:
         return False
     from .output import render_result
-    from .result import Result
-    from .status import KpiDisplay
+    from ..result import Result
+    from ..status import KpiDisplay
 
     kpis = {k[0]: KpiDisplay(*k) for k in entry["kpis"]}
     result = Result(columns, rows, entry["sql"], kpis, tuple(entry["dimensions"]), entry["grain"]).sorted()
@@ -205,7 +205,7 @@ def run_cached(argv: list[str]) -> bool:
 
 
 def _still_valid(entry: dict[str, Any]) -> bool:
-    from .locate import definition_paths
+    from ..definitions.discovery import definition_paths
 
     for path, digest in entry["files"]:
         if _digest(Path(path)) != digest:
@@ -221,8 +221,8 @@ def _still_valid(entry: dict[str, Any]) -> bool:
 
 def _execute(entry: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     """Run the stored SQL on the source opened as its connector opens it, rows converted as it does."""
-    from .connectors.opening import OPENERS
-    from .values import normalise_value, with_booleans
+    from ..sources.opening import OPENERS
+    from ..sources.rows import normalise_value, with_booleans
 
     connector = entry["connector"]
     con = OPENERS[connector["name"]](**connector["open"])

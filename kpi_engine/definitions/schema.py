@@ -81,8 +81,8 @@ def json_schema(which: str = "all") -> dict[str, Any]:
     """The schema of ``definitions`` files, of ``project`` files (kpi.yml), or of either (``all``)."""
     from pydantic.json_schema import models_json_schema
 
-    from .connectors.duckdb import DuckDBConnector
-    from .connectors.sqlite import SQLiteConnector
+    from ..sources.duckdb import DuckDBConnector
+    from ..sources.sqlite import SQLiteConnector
     from .model import DefinitionFile, ProjectConfig
 
     models = {"definitions": DefinitionFile, "project": ProjectConfig}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .binder import Binder
+from ..formulas.binder import Binder
 from .catalog import Catalog, DatasetEntry, KpiEntry
-from .errors import DefinitionError, KpiError, unique_errors
+from ..errors import DefinitionError, KpiError, unique_errors
 
 __all__ = ["validate_catalog"]
 

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from . import formula as f
-from .catalog import Catalog, DatasetEntry, KpiEntry
-from .errors import DefinitionError, KpiError, did_you_mean, unknown
+from . import syntax as f
+from ..definitions.catalog import Catalog, DatasetEntry, KpiEntry
+from ..errors import DefinitionError, KpiError, did_you_mean, unknown
 from .functions import AGGREGATES, WINDOWS
 from .parser import parse_formula
 

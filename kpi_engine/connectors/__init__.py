@@ -1,1 +1,0 @@
-"""Built-in connectors (duckdb, sqlite) and the connector base classes."""
