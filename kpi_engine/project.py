@@ -22,7 +22,8 @@ from sqlglot import exp
 
 from .formulas.binder import Binder, atoms_of
 from .definitions.catalog import Catalog, DatasetEntry
-from .compiler.build import CompiledQuery, QueryCompiler
+from .compiler import QueryCompiler
+from .compiler.plan import CompiledQuery
 from .compiler.dialects import SqlDialect, check_tested, dialect_for
 from .compiler.query import Query
 from .compiler.sql import table
