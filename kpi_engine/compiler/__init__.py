@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "CompiledQuery": "plan",
-    "QueryCompiler": "build",
+    "QueryCompiler": "compile",
     "SqlDialect": "dialects",
     "dialect_for": "dialects",
     "known_dialects": "dialects",
     "Query": "query",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["CompiledQuery", "Query", "QueryCompiler", "SqlDialect", "dialect_for", "known_dialects"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .build import QueryCompiler
+    from .compile import QueryCompiler
     from .dialects import SqlDialect, dialect_for, known_dialects
     from .plan import CompiledQuery
     from .query import Query

@@ -1,22 +1,68 @@
-"""The plan of a query: what each CTE computes, built by the passes and read by the writers."""
+"""The plan of a query: what every part of its SQL computes, complete before any SQL is written.
+
+The passes (``passes/``) build it, each a plain function from one frozen :class:`Plan` to the
+next; the renderers (``render/``) turn the finished plan into SQL. A plan says, per dataset,
+the scans that read it and their measures, filters and time columns; the periods the spine
+covers; each aggregate's value (a flow, a stock, or a per-period range aggregate, possibly over
+a window) and the ``previous()`` shifts; and the final columns. Tests can build one and look at
+it without rendering anything.
+
+The SQL of a plan, CTE by CTE (names in brackets)::
+
+    [kpi_s*]       flow scans: one pass per dataset and time column, rows -> (period index p,
+                   dimensions, measures); every KPI's aggregates are FILTER (WHERE ...) columns
+                   of the same GROUP BY, so a batch of KPIs reads each dataset once
+    [kpi_k*]       stock scans: +value in the period a row's active span starts, -value where it ends
+    [kpi_bounds]   reported periods lo..hi and the spine's extent (when not literal)
+    [kpi_periods]  every period index of the spine (read-before periods included)
+    [kpi_r*]       the aggregates that do not combine across periods (count_distinct, median,
+                   percentile under a window; min/max/... of a stock): periods x rows
+    [kpi_combos]   the dimension values seen in the reported periods
+    [kpi_v*]       spine LEFT JOIN sources: 0 for empty counts and sums, null otherwise
+    [kpi_w*]       each aggregate's value; windows over the dense spine (rolling, to_date,
+                   cumulative, stock levels)
+    [kpi_x*]       previous(): LAG over the dense spine
+    final          period date, dimensions, each KPI's arithmetic; lo..hi only; ordered
+
+Periods are integer indexes (``periods``), so shifting and windowing is integer arithmetic on a
+spine with one row per period and dimension values. ``*d`` CTEs carry the query's dimensions,
+``*t`` ones (for ``total()``) none.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from sqlglot import exp
 
 from ..formulas import syntax as f
-from ..formulas.binder import Atom
+from ..formulas.binder import Atom, Window
 from .booleans import Boolean
-from .sql import wrap
+from .query import Query
 
-__all__ = ["CompiledQuery"]
+__all__ = [
+    "Bounds",
+    "CompiledQuery",
+    "FlowScan",
+    "LevelPlan",
+    "Measure",
+    "Plan",
+    "RangeAggregate",
+    "Shift",
+    "StockMeasure",
+    "StockScan",
+    "Value",
+]
 
+#: aggregates whose value over no rows is 0 (the others give null)
 ZERO_WHEN_EMPTY = frozenset({"count", "count_distinct", "sum"})
+#: aggregates computed from per-period partial results (sums of sums, min of mins)
 COMBINABLE = frozenset({"count", "sum", "min", "max", "avg"})
-OVER_PERIODS = {"count": exp.Sum, "sum": exp.Sum, "avg": exp.Sum, "min": exp.Min, "max": exp.Max}
+#: how per-period partial results of an aggregate combine over several periods
+OVER_PERIODS = {"count": "sum", "sum": "sum", "avg": "sum", "min": "min", "max": "max"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,46 +82,60 @@ class CompiledQuery:
     empty_sql: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Measure:
+    """One aggregate column of a flow scan, e.g. ``COUNT(*) FILTER (WHERE status = 'open') AS m1_2``."""
+
     name: str
-    func: str
+    func: str  # count | count_distinct | sum | avg | min | max | percentile
     arg: f.Node | None
-    condition: f.Node | None
-    fraction: Decimal | None = None
+    condition: f.Node | None  # the aggregate's own where, and the KPI's filter
+    fraction: Decimal | None = None  # percentile's p (median: 0.5)
 
 
-@dataclass(slots=True)
-class Scan:
-    """One pass over a dataset, grouped by period and dimensions."""
+@dataclass(frozen=True, slots=True)
+class FlowScan:
+    """One pass over a dataset, its rows placed in periods by one time column, grouped by period and
+    dimensions."""
 
     cte: str
     dataset: str
     time: str | None
-    level: str
-    measures: dict[tuple, Measure] = field(default_factory=dict)
-    filters: list[f.Node | None] = field(default_factory=list)
-    #: KPI filters of the aggregates that are not under total(): their rows give the dimension values
-    dims_filters: list[f.Node | None] = field(default_factory=list)
-    lower: int | None = None  # lowest period read, when --from is given
+    level: str  # the level whose dimensions it groups by: "d" (the query's) or "t" (none)
+    measures: tuple[Measure, ...] = ()
+    #: the KPI filter of each aggregate it computes (None: no filter): the rows it must read
+    filters: tuple[f.Node | None, ...] = ()
+    #: the KPI filters of the aggregates not under total(): their rows give the dimension values
+    dims_filters: tuple[f.Node | None, ...] = ()
+    lower: int | None = None  # the earliest period it reads, when the query has a --from
     unbounded: bool = False  # cumulative(): every earlier row
-    rollup: list[str] = field(default_factory=list)  # measures also summed without dimensions
+    #: measures also summed without dimensions, for total() of combinable aggregates
+    rollup: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
-class Stock:
-    """Start and end events of the rows of a dataset with ``active``."""
+@dataclass(frozen=True, slots=True)
+class StockMeasure:
+    """The change a row makes to a stock where its active span starts (+) and ends (-)."""
+
+    name: str
+    func: str  # count | sum
+    arg: f.Node | None
+    condition: f.Node | None
+
+
+@dataclass(frozen=True, slots=True)
+class StockScan:
+    """The start and end events of the rows of a dataset with ``active``."""
 
     cte: str
     dataset: str
     level: str
-    #: (func, arg, condition) → (change column, func, arg, condition)
-    measures: dict[tuple, tuple[str, str, f.Node | None, f.Node | None]] = field(default_factory=dict)
-    filters: list[f.Node | None] = field(default_factory=list)
+    measures: tuple[StockMeasure, ...] = ()
+    filters: tuple[f.Node | None, ...] = ()
 
 
-@dataclass(slots=True)
-class Range:
+@dataclass(frozen=True, slots=True)
+class RangeAggregate:
     """An aggregate computed per spine period from the rows that period reads."""
 
     cte: str
@@ -84,25 +144,37 @@ class Range:
     lower: int | None = None
 
 
-@dataclass(slots=True)
-class Source:
-    """A CTE joined into a level's values table on (p, dims)."""
+@dataclass(frozen=True, slots=True)
+class Value:
+    """How one atom's value is read off its level's joined sources (a column of the W layer)."""
 
-    cte: str
-    columns: list[tuple[str, bool]]  # (name, 0 when the period has no rows)
-    raw: bool  # its p are periods of data: they decide a missing --from/--to
-    unbounded: bool = False  # reads rows before the spine would otherwise start
-    combos: exp.Expression | None = None  # dimension values it reads in the reported periods
+    column: str
+    kind: Literal["flow", "stock", "range"]
+    #: flow: its measure columns (avg under a window or a roll-up: sum and count); stock: its change
+    #: columns (avg: sum and count); range: the range aggregate's value column
+    parts: tuple[str, ...]
+    func: str
+    window: Window | None = None
+    at: str | None = None
 
 
-@dataclass(slots=True)
-class Level:
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """previous(): ``of``, ``periods`` periods earlier, as column ``column``."""
+
+    column: str
+    of: str
+    periods: int
+
+
+@dataclass(frozen=True, slots=True)
+class LevelPlan:
     key: str  # "d": the query's dimensions; "t": none, for total()
     dims: tuple[str, ...]
-    sources: list[Source] = field(default_factory=list)
-    values: dict[Atom, str] = field(default_factory=dict)  # atom → its column in kpi_x<key>
-    window_exprs: list[tuple[str, exp.Expression]] = field(default_factory=list)
-    shifts: list[tuple[str, str, int]] = field(default_factory=list)  # (column, of column, periods)
+    #: atom -> its column in the level's output (W or X layer)
+    columns: tuple[tuple[Atom, str], ...] = ()
+    values: tuple[Value, ...] = ()
+    shifts: tuple[Shift, ...] = ()
 
     @property
     def v(self) -> str:
@@ -111,7 +183,7 @@ class Level:
     @property
     def inline(self) -> bool:
         """No window and no previous(): the final SELECT computes the values from the V layer itself."""
-        return not self.shifts and not any(e.find(exp.Window) for _, e in self.window_exprs)
+        return not self.shifts and all(_plain(value) for value in self.values)
 
     @property
     def out(self) -> str:
@@ -120,33 +192,62 @@ class Level:
             return self.v
         return f"kpi_x{self.key}" if self.shifts else f"kpi_w{self.key}"
 
+    def column_of(self, atom: Atom) -> str:
+        return dict(self.columns)[atom]
 
-def smaller(a: exp.Expression, b: exp.Expression) -> exp.Expression:
-    """The smaller of two integers; ``b`` when ``a`` is null (no rows)."""
-    a_is_smaller = exp.LT(this=wrap(a), expression=wrap(b))
-    return exp.Case(ifs=[exp.If(this=a_is_smaller, true=a.copy())], default=b.copy())
-
-
-def and_nodes(a: f.Node | None, b: f.Node | None) -> f.Node | None:
-    if a is None or b is None:
-        return a if b is None else b
-    return f.Binary(0, 0, op="and", left=a, right=b)
+    def value(self, column: str) -> Value:
+        return next(v for v in self.values if v.column == column)
 
 
-def without_filter(condition: f.Node | None, shared: f.Node | None) -> f.Node | None:
-    """A measure's condition without the KPI filter that WHERE already applies."""
-    if shared is None or condition is None:
-        return condition
-    if condition == shared:
-        return None
-    if isinstance(condition, f.Binary) and condition.op == "and" and condition.right == shared:
-        return condition.left
-    return condition
+def _plain(value: Value) -> bool:
+    """A value that is read as is (no window over the spine)."""
+    if value.kind == "stock":
+        return False
+    return value.kind == "range" or value.window is None
 
 
-def not_null(value: exp.Expression) -> exp.Expression:
-    return exp.Not(this=exp.Is(this=wrap(value), expression=exp.null()))
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The periods of the query, as integer indexes."""
+
+    lo: int | None = None  # the first reported period, when --from is given (0 at grain all)
+    hi: int | None = None  # the last one, when --to is given
+    spine_lower: int | None = None  # the first period the spine holds, when known
+    #: rows before the spine are summed into this period (running sums: stocks, cumulative())
+    clamp: int | None = None
+    max_shift: int = 0  # the furthest previous() reaches back
+    literal: bool = False  # every bound is a literal: no kpi_bounds CTE
 
 
-def is_null(value: exp.Expression) -> exp.Expression:
-    return exp.Is(this=wrap(value), expression=exp.null())
+@dataclass(frozen=True, slots=True)
+class Plan:
+    query: Query
+    metrics: tuple[tuple[str, f.Node], ...] = ()  # KPI name -> bound metric tree
+    datasets: tuple[str, ...] = ()
+    where: f.Node | None = None  # --where, bound: dimension names resolved per dataset when rendered
+    levels: tuple[LevelPlan, ...] = ()
+    scans: tuple[FlowScan, ...] = ()
+    stocks: tuple[StockScan, ...] = ()
+    ranges: tuple[RangeAggregate, ...] = ()
+    bounds: Bounds = Bounds()
+
+    @property
+    def grain(self) -> str:
+        return self.query.grain
+
+    @property
+    def all(self) -> bool:
+        return self.query.grain == "all"
+
+    def level(self, key: str) -> LevelPlan:
+        return next(level for level in self.levels if level.key == key)
+
+    def atoms(self) -> list[Atom]:
+        from ..formulas.binder import atoms_of
+
+        return [a for _, tree in self.metrics for a in atoms_of(tree)]
+
+    def replace_item(self, field: str, old: object, new: object) -> Plan:
+        """The plan with ``new`` in place of ``old`` in one of its tuples (scans, stocks, ranges, levels)."""
+        items = tuple(new if item is old else item for item in getattr(self, field))
+        return dataclasses.replace(self, **{field: items})

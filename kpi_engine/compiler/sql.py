@@ -20,7 +20,9 @@ __all__ = [
     "col",
     "func",
     "ident",
+    "is_null",
     "lit",
+    "not_null",
     "literal_int",
     "or_",
     "select",
@@ -181,3 +183,11 @@ def join(
 
 def null_safe_eq(left: exp.Expression, right: exp.Expression) -> exp.Expression:
     return exp.NullSafeEQ(this=left, expression=right)
+
+
+def not_null(value: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=wrap(value), expression=exp.null()))
+
+
+def is_null(value: exp.Expression) -> exp.Expression:
+    return exp.Is(this=wrap(value), expression=exp.null())

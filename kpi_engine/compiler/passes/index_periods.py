@@ -1,0 +1,24 @@
+"""Pass: the reported periods as integer indexes, and the levels values are computed at."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .. import periods as P
+from ..plan import Bounds, LevelPlan, Plan
+from .context import CompileContext
+
+__all__ = ["index_periods"]
+
+
+def index_periods(plan: Plan, ctx: CompileContext) -> Plan:
+    query = plan.query
+    if plan.all:
+        lo = hi = 0
+    else:
+        lo = P.index_of(query.start, plan.grain) if query.start else None
+        hi = P.index_of(query.end, plan.grain) if query.end else None
+    levels = [LevelPlan("d", query.by)]
+    if any(atom.total for atom in plan.atoms()):
+        levels.append(LevelPlan("t", ()))
+    return dataclasses.replace(plan, bounds=Bounds(lo=lo, hi=hi, spine_lower=lo), levels=tuple(levels))

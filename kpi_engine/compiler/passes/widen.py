@@ -1,0 +1,54 @@
+"""Pass: how far back each scan and range aggregate reads, and the spine with it.
+
+previous(x, n) needs x n periods before the first reported one; rolling(x, n) the n - 1
+periods before those; to_date(x, g) the start of the enclosing g. Only with a --from: without
+one every row is read anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ...formulas.binder import Atom
+from .. import periods as P
+from ..plan import Plan
+from .context import CompileContext, scan_key
+
+__all__ = ["widen"]
+
+
+def widen(plan: Plan, ctx: CompileContext) -> Plan:
+    lo = plan.bounds.lo
+    if lo is None or plan.all:
+        return plan
+    spine_lower = plan.bounds.spine_lower
+    for atom in dict.fromkeys(plan.atoms()):
+        base = dataclasses.replace(atom, shift=0)
+        level = "t" if atom.total else "d"
+        first = lo - atom.shift
+        spine_lower = first if spine_lower is None else min(spine_lower, first)
+        needed = _first_needed(base, first, plan.grain)
+        ranged = next((r for r in plan.ranges if r.atom == base and r.level == level), None)
+        if ranged is not None:
+            lower = needed if ranged.lower is None else min(ranged.lower, needed)
+            plan = plan.replace_item("ranges", ranged, dataclasses.replace(ranged, lower=lower))
+            continue
+        if base.at is not None:
+            continue
+        key = scan_key(base, level, ctx.catalog)
+        scan = next((s for s in plan.scans if (s.dataset, s.time, s.level) == key), None)
+        if scan is not None:
+            lower = needed if scan.lower is None else min(scan.lower, needed)
+            plan = plan.replace_item("scans", scan, dataclasses.replace(scan, lower=lower))
+            # windows run over spine rows, so the spine reaches back as far as the rows
+            spine_lower = min(spine_lower, needed)
+    return dataclasses.replace(plan, bounds=dataclasses.replace(plan.bounds, spine_lower=spine_lower))
+
+
+def _first_needed(atom: Atom, first: int, grain: str) -> int:
+    window = atom.window
+    if window is not None and window.kind == "rolling":
+        return first - (window.periods - 1)
+    if window is not None and window.kind == "to_date":
+        return P.group_start(first, grain, window.grain)
+    return first
