@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 import sqlglot
 from sqlglot import exp
@@ -32,23 +33,67 @@ _EPOCH = "1900-01-01"
 _EPOCH_MONTHS = 1900 * 12
 
 
+class Flags(NamedTuple):
+    """What a dialect has, which decides how kpi_engine writes a part of its SQL."""
+
+    filter_clause: bool  # AGG(x) FILTER (WHERE c); otherwise AGG(CASE WHEN c THEN x END)
+    native_percentile: bool  # a continuous percentile aggregate; otherwise one from row ranks
+    named_date_parts: bool  # YEAR(ts), MONTH(ts), HOUR(ts); otherwise EXTRACT(... FROM ts)
+    make_date: bool  # MAKE_DATE(y, m, d) for the first day of a month, quarter or year
+    recursive_series: bool  # the periods are a recursive CTE (no series function)
+
+
+#: Every dialect's flags, a line each (the methods of its class below build what differs beyond them).
+FLAGS: dict[str, Flags] = {
+    #                      FILTER  percentile  YEAR()  MAKE_DATE  recursive
+    "duckdb":    Flags(True,   True,       True,   True,      False),
+    "postgres":  Flags(True,   True,       False,  True,      False),
+    "sqlite":    Flags(True,   False,      False,  False,     True),
+    "spark":     Flags(True,   True,       True,   True,      False),
+    "snowflake": Flags(False,  True,       False,  False,     True),
+    "bigquery":  Flags(False,  False,      False,  False,     False),
+    "trino":     Flags(True,   False,      False,  False,     False),
+}
+#: any other sqlglot dialect (compile-only, never tested): the most portable SQL
+GENERIC = Flags(False, True, False, False, True)
+
+
 class SqlDialect:
     """A target engine. The defaults are standard SQL as DuckDB and PostgreSQL read it."""
 
-    #: sqlglot's name for the dialect.
+    #: sqlglot's name for the dialect; its flags are those of FLAGS[name] (a dialect without adapter: GENERIC)
     name = "duckdb"
-    #: ``AGG(x) FILTER (WHERE c)``; otherwise ``AGG(CASE WHEN c THEN x END)``.
-    filter_clause = True
-    #: a continuous percentile aggregate exists; otherwise ranks are used.
-    native_percentile = True
-    #: YEAR(ts), MONTH(ts), HOUR(ts) exist; otherwise EXTRACT(... FROM ts).
-    named_date_parts = False
-    #: MAKE_DATE(year, month, day) exists: the first day of a month, quarter or year index.
-    make_date = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.flags = FLAGS[cls.name]
+
+    @property
+    def filter_clause(self) -> bool:
+        return self.flags.filter_clause
+
+    @property
+    def native_percentile(self) -> bool:
+        return self.flags.native_percentile
+
+    @property
+    def named_date_parts(self) -> bool:
+        return self.flags.named_date_parts
+
+    @property
+    def make_date(self) -> bool:
+        return self.flags.make_date
+
+    @property
+    def uses_recursive_series(self) -> bool:
+        return self.flags.recursive_series
+
+    flags: Flags = FLAGS["duckdb"]
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None:
             self.name = name
+            self.flags = FLAGS.get(name, GENERIC)
 
     @property
     def nulls_first_by_default(self) -> bool:
@@ -304,7 +349,6 @@ class SqlDialect:
         )
         return exp.Union(this=seed, expression=step, distinct=False)
 
-    uses_recursive_series = False
 
 
 def _is_double(node: exp.Expression) -> bool:
@@ -313,8 +357,6 @@ def _is_double(node: exp.Expression) -> bool:
 
 class DuckDB(SqlDialect):
     name = "duckdb"
-    named_date_parts = True
-    make_date = True
 
     def day_of_week(self, ts):
         return func("ISODOW", ts)
@@ -325,7 +367,6 @@ class DuckDB(SqlDialect):
 
 class Postgres(SqlDialect):
     name = "postgres"
-    make_date = True
 
     def double(self, value):
         return cast(value, "DOUBLE PRECISION")
@@ -344,8 +385,6 @@ class SQLite(SqlDialect):
     """SQLite keeps timestamps as ISO text and booleans as 0/1; dates go through STRFTIME/JULIANDAY."""
 
     name = "sqlite"
-    native_percentile = False
-    uses_recursive_series = True
 
     def double(self, value):
         return cast(value, "REAL")
@@ -420,8 +459,6 @@ class SQLite(SqlDialect):
 
 class Spark(SqlDialect):
     name = "spark"
-    named_date_parts = True
-    make_date = True
 
     def day_of_week(self, ts):
         return binary(exp.Add, func("WEEKDAY", ts), lit(1))  # WEEKDAY: 0 = Monday
@@ -451,8 +488,6 @@ class Spark(SqlDialect):
 
 class Snowflake(SqlDialect):
     name = "snowflake"
-    filter_clause = False
-    uses_recursive_series = True
 
     def day_of_week(self, ts):
         return func("DAYOFWEEKISO", ts)
@@ -476,8 +511,6 @@ class Snowflake(SqlDialect):
 
 class BigQuery(SqlDialect):
     name = "bigquery"
-    filter_clause = False
-    native_percentile = False
 
     def integer(self, value):
         return cast(value, "BIGINT")  # INT64
@@ -518,7 +551,6 @@ class BigQuery(SqlDialect):
 
 class Trino(SqlDialect):
     name = "trino"
-    native_percentile = False
 
     def time_literal(self, day):
         return exp.Cast(this=lit(day.isoformat()), to=exp.DataType.build("TIMESTAMP"))
@@ -592,7 +624,4 @@ def dialect_for(name: str) -> SqlDialect:
         suggestion = did_you_mean(key, known_dialects())
         message = f"unknown SQL dialect '{name}'" + (f"; did you mean '{suggestion}'?" if suggestion else "")
         raise QueryError(message, hint="known: " + ", ".join(known_dialects()), code="dialect")
-    dialect = SqlDialect(key)
-    dialect.uses_recursive_series = True
-    dialect.filter_clause = False
-    return dialect
+    return SqlDialect(key)
