@@ -5,6 +5,9 @@ and checks every formula, reference and option before returning; a Project
 that exists is a project without definition errors. Queries compile to the
 dialect of the source they read and run on one connection per thread, so a
 Project can be queried from several threads at once.
+
+Where the data lives (connectors, connections, each dataset's FROM, and which
+source a query reads) is ``sources.registry.Sources``; a Project delegates to it.
 """
 
 from __future__ import annotations
@@ -18,17 +21,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlglot import exp
-
 from .formulas.binder import Binder, atoms_of
-from .definitions.catalog import Catalog, DatasetEntry
+from .definitions.catalog import Catalog
 from .compiler import QueryCompiler
 from .compiler.plan import CompiledQuery
-from .compiler.dialects import SqlDialect, check_tested, dialect_for
+from .compiler.dialects import check_tested, dialect_for
 from .compiler.query import Query
-from .compiler.sql import table
-from .sources.base import Connection, Connector, parse_select
-from .definitions.files import definition_files, load_definitions, model_errors, validate_model
+from .sources.base import Connection, Connector
+from .sources.registry import Sources
+from .definitions.files import definition_files, load_definitions, validate_model
 from .errors import DefinitionError, KpiError, QueryError, SourceError, raise_all, unknown
 from .definitions.loader import YamlDocument, display_path, load_yaml_file
 from .definitions.discovery import PROJECT_FILE, find_project
@@ -61,12 +62,12 @@ def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | Non
     local_plugins = [(root / p, document.span_at(("plugins", i)) if document else None)
                      for i, p in enumerate(config.plugins)]
     registry = PluginRegistry(get_plugin_manager(local_plugins, entry_points=entry_points))
-    connectors, errors = _sources(config, document, registry, root)
+    catalog = Catalog(functions=registry.functions)
+    sources, errors = Sources.from_config(config, document, registry, root, catalog)
     files, missing = definition_files(root, config.definitions, document)
     errors += missing
-    catalog = Catalog(functions=registry.functions)
     errors += load_definitions(files, catalog, environ)
-    project = Project(root, config, catalog, connectors, registry)
+    project = Project(root, config, catalog, sources, registry)
     project.inputs = _Inputs(config_path, files, [p for p, _ in local_plugins], list(config.definitions),
                              {**catalog.variables, **(document.variables if document else {})})
     errors += project._check()
@@ -97,40 +98,6 @@ def _in_file_order(errors: list[KpiError], files: list[Path]) -> list[KpiError]:
     return sorted(errors, key=key)
 
 
-def _sources(config: ProjectConfig, document: YamlDocument | None, registry: PluginRegistry,
-             root: Path) -> tuple[dict[str, Connector], list[KpiError]]:
-    connectors: dict[str, Connector] = {}
-    errors: list[KpiError] = []
-    for name, source in config.sources.items():
-        cls = registry.connectors.get(source.connector)
-        span = document.span_at(("sources", name, "connector")) if document else None
-        if cls is None:
-            message = unknown("connector", source.connector, registry.connectors)
-            errors.append(DefinitionError(message, span=span, hint=_install_hint(source.connector), code="connector"))
-            continue
-        options, problems = _options(cls, source.options, document, ("sources", name))
-        errors += problems
-        if options is not None:
-            connectors[name] = cls(options, source=name, base_dir=root)
-    if "default" not in connectors and "default" not in config.sources:
-        from .sources.duckdb import DuckDBConnector, DuckDBOptions
-
-        database = "kpi.duckdb" if (root / "kpi.duckdb").is_file() else ":memory:"
-        connectors["default"] = DuckDBConnector(DuckDBOptions(database=database), source="default", base_dir=root)
-    return connectors, errors
-
-
-def _options(cls: type[Connector], options: dict[str, Any], document: YamlDocument | None, base: tuple):
-    from pydantic import ValidationError
-
-    try:
-        return cls.Options.model_validate(options), []
-    except ValidationError as exc:
-        if document is None:
-            return None, [DefinitionError(str(exc), code="schema")]
-        return None, model_errors(exc, document, cls.Options, base)
-
-
 def _merge(parts: list[tuple[Result, tuple]], query: Query) -> Result:
     """Results of one query per source, joined on (period, dimensions).
 
@@ -156,34 +123,37 @@ def _merge(parts: list[tuple[Result, tuple]], query: Query) -> Result:
     return Result(columns, merged, sql, kpis, first.dimensions, first.grain).sorted()
 
 
-def _install_hint(name: str) -> str | None:
-    if name in ("postgres", "spark"):
-        return f"pip install kpi-engine-{name} (see plugins/{name})"
-    return None
-
-
 class Project:
-    """A loaded, checked project. Build it with :func:`load`."""
+    """A loaded, checked project. Build it with :func:`load`.
 
-    def __init__(self, root: Path, config: ProjectConfig, catalog: Catalog, connectors: dict[str, Connector],
-                 registry: PluginRegistry) -> None:
+    Its sources (connectors, connections, relations, which source a query reads) are
+    :attr:`sources`, a :class:`~kpi_engine.sources.registry.Sources`; the methods below that
+    touch them delegate to it.
+    """
+
+    def __init__(self, root: Path, config: ProjectConfig, catalog: Catalog,
+                 sources: Sources | Mapping[str, Connector], registry: PluginRegistry) -> None:
         self.root = root
         self.config = config
         self.catalog = catalog
-        self.connectors = connectors
+        if not isinstance(sources, Sources):  # a mapping of connectors, as before there was Sources
+            sources = Sources(sources, catalog, configured=config.sources)
+        self.sources = sources
         self.registry = registry
         self.binder = Binder(catalog)
         self._lock = threading.RLock()
-        self._local = threading.local()
-        self._connections: list[Connection] = []
         self._compiled: dict[tuple, CompiledQuery] = {}
-        self._relations: dict[tuple[str, str], exp.Expression] = {}
         self.inputs: _Inputs | None = None
 
     # ------------------------------------------------------------- metadata
     @property
     def name(self) -> str:
         return self.config.name or self.root.name
+
+    @property
+    def connectors(self) -> dict[str, Connector]:
+        """Source name → its connector (kpi.yml's ``sources:``, and the default source)."""
+        return self.sources.connectors
 
     @property
     def kpis(self) -> dict[str, Kpi]:
@@ -197,6 +167,11 @@ class Project:
         if name not in self.catalog.kpis:
             raise QueryError(unknown("KPI", name, self.catalog.kpis), code="unknown-kpi")
         return self.catalog.kpis[name].model
+
+    def source_of(self, kpi: str) -> str:
+        """The source a KPI reads (that of its first aggregate's dataset; "default" for constants)."""
+        self.kpi(kpi)  # an unknown name: a QueryError with a suggestion
+        return self.sources.source_of_kpis(self.binder, [kpi])
 
     # -------------------------------------------------------------- queries
     def compile(self, kpis: Iterable[str] | str, *, dialect: str | None = None, grain: str = "month",
@@ -213,10 +188,8 @@ class Project:
         KPIs of different sources run as one query per source, merged on the period and dimensions.
         """
         query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end)
-        groups: dict[str, list[str]] = {}
-        for name in query.kpis:
-            groups.setdefault(self.source_of(name) if name in self.catalog.kpis else "default", []).append(name)
-        if len(groups) == 1:
+        groups = self.sources.by_source(self.binder, query.kpis)
+        if len(groups) <= 1:
             return self._run(query)
         return self._run_several(query, [tuple(names) for names in groups.values()])
 
@@ -239,20 +212,14 @@ class Project:
     def _empty_values(self, query: Query) -> tuple:
         """The values of the query's KPIs over no rows, computed by their own engine."""
         compiled = self.compiled(query)
-        connection = self.connection(compiled.source or "default")
+        connection = self.connection(self._source_of_query(query))
         _, rows = connection.execute(compiled.empty_sql)
         offset = len(compiled.columns) - len(compiled.kpis)
         return with_booleans(rows, [i - offset for i in self.boolean_positions(compiled, connection)])[0]
 
-    def source_of(self, kpi: str) -> str:
-        """The source a KPI reads (that of its first aggregate's dataset; "default" for constants)."""
-        for atom in atoms_of(self.binder.metric(kpi)):
-            return self.catalog.datasets[atom.dataset].model.source
-        return "default"
-
     def _run(self, query: Query) -> Result:
         compiled = self.compiled(query)
-        connection = self.connection(compiled.source or "default")
+        connection = self.connection(self._source_of_query(query))
         try:
             _, rows = connection.execute(compiled.sql)
         except SourceError:
@@ -277,94 +244,31 @@ class Project:
                 if kind is True or all(declared(ds, column) for ds, column in kind)]
 
     def compiled(self, query: Query, dialect: str | None = None) -> CompiledQuery:
+        """A query compiled for the source it reads (or for ``dialect``), kept for the project's life."""
         key = (query, dialect)
         cached = self._compiled.get(key)
         if cached is not None:
             return cached
         with self._lock:
-            source = self._source_of_query(query)
             if dialect is not None and (problem := check_tested(dialect)) is not None:
                 raise QueryError(problem, code="dialect")
-            target = dialect_for(dialect or self.connectors[source].dialect)
-            compiler = QueryCompiler(self.catalog, self.binder, target, self._relation)
+            target = dialect_for(dialect) if dialect else self.sources.dialect(self._source_of_query(query))
+            compiler = QueryCompiler(self.catalog, self.binder, target, self.sources.relation, self.sources.source_of)
             compiled = compiler.compile(query)
             self._compiled[key] = compiled
             return compiled
 
     def _source_of_query(self, query: Query) -> str:
-        for name in query.kpis:
-            if name in self.catalog.kpis:
-                try:
-                    return self.source_of(name)
-                except KpiError:
-                    continue
-        return "default"
-
-    def _relation(self, entry: DatasetEntry, dialect: SqlDialect) -> exp.Expression:
-        """A dataset's FROM expression: its table, its parsed sql:, or its files.
-
-        Errors point into the file: at the value, or at the word of the sql at fault.
-        """
-        key = (entry.name, dialect.name)
-        if key not in self._relations:
-            model = entry.model
-            connector = self.connectors[model.source]
-            field = "table" if model.table is not None else "sql" if model.sql is not None else "file"
-            value = getattr(model, field)
-            if value is not None and not value.strip():  # it would only fail later, as SQL reading nothing
-                empty = {"table": "table is empty: name a table or view",
-                         "sql": "sql is empty: write a SELECT query",
-                         "file": "file is empty: name a CSV, Parquet or JSON file (a glob is allowed)"}
-                raise DefinitionError(empty[field], span=entry.span(field), code="empty")
-            parts = model.table.split(".") if model.table is not None else []
-            if len(parts) > 3 or any(not part.strip() for part in parts):
-                raise DefinitionError(f"invalid table name '{model.table}': write table, schema.table or "
-                                      "catalog.schema.table", span=entry.span(field), code="bad-table")
-            try:
-                if model.table is not None:
-                    relation: exp.Expression = table(model.table)
-                elif model.sql is not None:
-                    relation = parse_select(model.sql, connector.dialect)
-                else:
-                    assert model.file is not None
-                    if dialect.name != connector.dialect and not connector.reads_files:
-                        raise DefinitionError("file datasets run on a connector that reads files", code="no-files")
-                    relation = connector.file_relation(model.file)
-            except DefinitionError as exc:
-                offsets = getattr(exc, "offsets", None)  # SqlTextError: where in the sql text
-                span = entry.text(field, label=field).span(offsets) if offsets else entry.span(field)
-                raise DefinitionError(exc.message, span=span, hint=exc.hint, code=exc.code) from exc
-            self._relations[key] = relation
-        return self._relations[key]
+        return self.sources.source_of_kpis(self.binder, query.kpis)
 
     # ---------------------------------------------------------- connections
     def connection(self, source: str = "default") -> Connection:
         """This thread's connection to a source (opened on first use)."""
-        cache = getattr(self._local, "connections", None)
-        if cache is None:
-            cache = self._local.connections = {}
-        if source not in cache:
-            if source not in self.connectors:
-                raise QueryError(unknown("source", source, self.connectors), code="unknown-source")
-            connection = self.connectors[source].connect()
-            cache[source] = connection
-            with self._lock:
-                self._connections.append(connection)
-        return cache[source]
+        return self.sources.connection(source)
 
     def close(self) -> None:
-        with self._lock:
-            for connection in self._connections:
-                try:
-                    connection.close()
-                except Exception:  # pragma: no cover - closing is best effort
-                    pass
-            self._connections.clear()
-            for connector in self.connectors.values():
-                close = getattr(connector, "close", None)
-                if close is not None:
-                    close()
-        self._local = threading.local()
+        """Close every connection; the project stays usable and opens new ones when queried."""
+        self.sources.close()
 
     def __enter__(self) -> Project:
         return self
@@ -375,21 +279,7 @@ class Project:
     # ------------------------------------------------------------ validation
     def _check(self) -> list[KpiError]:
         """Every definition rule, before any SQL runs."""
-        errors: list[KpiError] = []
-        for entry in self.catalog.datasets.values():
-            source = entry.model.source
-            if source not in self.connectors:
-                if source in self.config.sources:
-                    continue  # its connector error is already reported
-                errors.append(DefinitionError(unknown("source", source, self.connectors), span=entry.span("source"),
-                                              hint="sources are defined in kpi.yml", code="unknown-source"))
-                continue
-            try:
-                self._relation(entry, dialect_for(self.connectors[source].dialect))
-            except KpiError as exc:
-                errors.append(exc)
-        errors += validate_catalog(self.catalog, self.binder)
-        return errors
+        return self.sources.dataset_errors() + validate_catalog(self.catalog, self.binder)
 
     def validate(self, *, check_source: bool = True) -> dict[str, int]:
         """Check the definitions (already done by load) and, with ``check_source``, every column
@@ -415,5 +305,4 @@ class Project:
     def _live_errors(self, datasets: list[str]) -> list[KpiError]:
         from .sources.live_checks import live_errors
 
-        return live_errors(self, datasets)
-
+        return live_errors(self.sources, self.binder, datasets)

@@ -2,7 +2,8 @@
 
 Run by ``kpi validate`` (unless ``--no-source``), and after a failed query to
 turn a database's "column not found" into an error at the formula token that
-names the column, with a suggestion.
+names the column, with a suggestion. It reads the sources through the
+project's ``registry.Sources`` (connections, relations, dialects), nothing else of it.
 """
 
 from __future__ import annotations
@@ -11,35 +12,34 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..compiler.dialects import dialect_for
 from ..compiler.sql import col, lit, select, subquery
 from ..errors import DefinitionError, KpiError, SourceError, unique_errors, unknown
 
 if TYPE_CHECKING:
-    from ..project import Project
+    from ..formulas.binder import Binder
+    from .registry import Sources
 
 __all__ = ["live_errors"]
 
 
-def live_errors(project: Project, datasets: list[str]) -> list[KpiError]:
+def live_errors(sources: Sources, binder: Binder, datasets: list[str]) -> list[KpiError]:
+    """Every problem of these datasets found against their sources, and of the columns the
+    definitions (bound by ``binder``) read in them."""
     errors: list[KpiError] = []
     columns: dict[str, dict[str, str]] = {}
-    relations: dict[str, exp.Expression] = {}
     unreachable: set[str] = set()
-    catalog = project.catalog
+    catalog = sources.catalog
     for name in datasets:
         entry = catalog.datasets[name]
-        connector = project.connectors.get(entry.model.source)
-        if connector is None or entry.model.source in unreachable:
-            continue
-        dialect = dialect_for(connector.dialect)
-        relation = project._relation(entry, dialect)
-        relations[name] = relation
-        relation_sql = dialect.generate(relation, pretty=False)
+        source = entry.model.source
+        if source not in sources.connectors or source in unreachable:
+            continue  # a source kpi.yml could not build is reported by load()
+        dialect = sources.dialect(source)
+        relation_sql = dialect.generate(sources.relation(entry, dialect), pretty=False)
         try:
-            connection = project.connection(entry.model.source)
+            connection = sources.connection(source)
         except SourceError as exc:  # a source that cannot be opened: said once, not once per dataset
-            unreachable.add(entry.model.source)
+            unreachable.add(source)
             errors.append(exc)
             continue
         try:
@@ -57,7 +57,7 @@ def live_errors(project: Project, datasets: list[str]) -> list[KpiError]:
             return None
         return unknown("column", column, known.values(), where=f" in dataset '{dataset}'")
 
-    for dataset, column, text, node in project.binder.usages:
+    for dataset, column, text, node in binder.usages:
         message = missing(dataset, column)
         if message:
             start = node.end - len(column) if getattr(node, "qualifier", None) else node.start
@@ -81,19 +81,18 @@ def live_errors(project: Project, datasets: list[str]) -> list[KpiError]:
                     sub = path + (index,) if isinstance(join.on, list) else path
                     errors.append(DefinitionError(message, span=entry.span(*sub), code="unknown-column"))
             if join.dataset in columns and remote.lower() in columns[join.dataset]:
-                errors += _many_to_one(project, name, alias_name, remote)
+                errors += _many_to_one(sources, name, alias_name, remote)
     return unique_errors(errors)
 
 
-def _many_to_one(project: Project, dataset: str, alias_name: str, remote: str) -> list[KpiError]:
+def _many_to_one(sources: Sources, dataset: str, alias_name: str, remote: str) -> list[KpiError]:
     """A join that matched several rows would count a row several times."""
-    catalog = project.catalog
+    catalog = sources.catalog
     entry = catalog.datasets[dataset]
     join = entry.model.joins[alias_name]
     target = catalog.datasets[join.dataset]
-    connector = project.connectors[target.model.source]
-    dialect = dialect_for(connector.dialect)
-    relation = project._relation(target, dialect)
+    dialect = sources.dialect(target.model.source)
+    relation = sources.relation(target, dialect)
     source = relation.copy() if isinstance(relation, exp.Table) else subquery(relation, "kpi_target")
     query = select([col(remote)], source, where=exp.Not(this=exp.Is(this=col(remote), expression=exp.null())),
                    group_by=[col(remote)])
@@ -101,7 +100,7 @@ def _many_to_one(project: Project, dataset: str, alias_name: str, remote: str) -
     query.set("order", exp.Order(expressions=[exp.Ordered(this=col(remote), nulls_first=False)]))
     query.set("limit", exp.Limit(expression=lit(1)))  # the smallest duplicated key, the same every time
     try:
-        _, rows = project.connection(target.model.source).execute(dialect.generate(query, pretty=False))
+        _, rows = sources.connection(target.model.source).execute(dialect.generate(query, pretty=False))
     except SourceError as exc:
         return [exc]
     if not rows:
