@@ -1,4 +1,8 @@
-"""Shared fixtures: small projects on real engines, built from YAML text and Python rows."""
+"""Fixtures of tests/: small projects on real engines, built from YAML text and Python rows.
+
+The engine fixtures (``engine_source``, ``postgres_dsn``, ``spark_ready``) come from the root
+conftest.py; helpers to import are in tests/support/, never here.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,7 @@ from pathlib import Path
 import pytest
 
 import kpi_engine
-
-from engines import EXECUTED, Table, write_tables  # noqa: F401 - re-exported to the test modules
-
-ENGINES = EXECUTED  # every engine the tests execute
+from support.engines import Table
 
 
 @pytest.fixture
@@ -50,4 +51,5 @@ def write_project(tmp_path: Path) -> Callable[..., Path]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/*/*.sql from the compiler")
+    parser.addoption("--update-goldens", action="store_true",
+                     help="rewrite tests/golden/*/*.sql (header and SQL) from the compiler")

@@ -1,4 +1,4 @@
-"""The ``postgres`` connector on a real PostgreSQL server (the root conftest's ``postgres_dsn``).
+"""The ``postgres`` connector on a real PostgreSQL server (the ``postgres_dsn`` fixture, see conftest.py).
 
 The tickets every test reads (in a fresh schema per test):
 
@@ -43,9 +43,9 @@ import pytest
 from click.testing import CliRunner
 from psycopg import conninfo
 
-import engines
 import kpi_engine
 from kpi_engine.cli import main
+from kpi_engine.testing import drop_postgres_schema, new_postgres_schema
 from kpi_engine_postgres import PostgresConnection, PostgresConnector, PostgresOptions
 from kpi_engine_postgres.options import parse_duration
 
@@ -116,9 +116,9 @@ def server(postgres_dsn: str) -> Server:
 @pytest.fixture
 def schema(server: Server) -> Iterator[str]:
     """A new schema holding the tickets, dropped afterwards."""
-    name = engines.new_postgres_schema(server.dsn, TABLES)
+    name = new_postgres_schema(server.dsn, TABLES)
     yield name
-    engines.drop_postgres_schema(server.dsn, name)
+    drop_postgres_schema(server.dsn, name)
 
 
 def admin(server: Server, *statements: str) -> list[tuple]:
@@ -292,7 +292,7 @@ def test_schema_sets_where_tables_are_read(project_at, tmp_path, server, schema)
 
 def test_a_list_of_schemas_is_searched_in_order(tmp_path, server, schema):
     # a second schema whose tickets table has one row, in February
-    other = engines.new_postgres_schema(server.dsn, {"tickets": (TICKETS[0], [
+    other = new_postgres_schema(server.dsn, {"tickets": (TICKETS[0], [
         (9, T(2025, 2, 14), "chat", "open", 60, Decimal("1.00"))])})
     try:
         first = write_project(tmp_path / "a", f"dsn: '{server.dsn}'\nschema: [{other}, {schema}]\n")
@@ -300,7 +300,7 @@ def test_a_list_of_schemas_is_searched_in_order(tmp_path, server, schema):
         second = write_project(tmp_path / "b", f"dsn: '{server.dsn}'\nschema: [{schema}, {other}]\n")
         assert [row["volume"] for row in run_json(second, "volume")] == [3, 0, 2]
     finally:
-        engines.drop_postgres_schema(server.dsn, other)
+        drop_postgres_schema(server.dsn, other)
 
 
 # ---------------------------------------------------------------- numbers

@@ -37,9 +37,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import engines
 import kpi_engine
 from kpi_engine.cli import main
+from kpi_engine.testing import write_parquet
 
 T = dt.datetime
 JAN, FEB, MAR = "2025-01-01", "2025-02-01", "2025-03-01"
@@ -105,7 +105,7 @@ def spark_project(root: Path, views: str, definitions: str = TICKETS_DEFINITIONS
 
 
 def tickets_parquet(root: Path) -> None:
-    engines.write_parquet(root / "data", {"tickets": TICKETS})  # data/tickets.parquet, typed by DuckDB
+    write_parquet(root / "data", {"tickets": TICKETS})  # data/tickets.parquet, typed by DuckDB
 
 
 def kpi(root: Path, *args: str):
@@ -193,7 +193,7 @@ def files_project(tmp_path_factory, spark_ready) -> Iterator[kpi_engine.Project]
     root = tmp_path_factory.mktemp("spark_files")
     data = root / "data"
     tickets_parquet(root)
-    engines.write_parquet(data / "folder", {"part_1": (COLUMNS, ROWS[:3]), "part_2": (COLUMNS, ROWS[3:])})
+    write_parquet(data / "folder", {"part_1": (COLUMNS, ROWS[:3]), "part_2": (COLUMNS, ROWS[3:])})
     header, *lines = CSV.splitlines()
     records = [dict(zip(COLUMNS, (r[0], r[1].isoformat(sep=" "), *r[2:]))) for r in ROWS]
     write(data, {
@@ -335,7 +335,7 @@ kpis:
     ("      spark.sql.session.timeZone: Europe/Berlin\n", 1.0),
 ])
 def test_the_session_time_zone_is_utc_unless_set(tmp_path, spark_ready, conf, hours):
-    engines.write_parquet(tmp_path / "data", {"calls": (["started_at", "ended_at"],
+    write_parquet(tmp_path / "data", {"calls": (["started_at", "ended_at"],
                                                         [(T(2025, 3, 30, 1, 30), T(2025, 3, 30, 3, 30))])})
     source = (f"  default:\n    connector: spark\n    master: local[2]\n{CONF}{conf}"
               f"    views:\n      calls: data/calls.parquet\n")
@@ -348,7 +348,7 @@ def test_decimals_come_back_as_on_duckdb(tmp_path, spark_ready):
     # DuckDB gives DECIMAL sums and extremes (returned as numbers) and a DOUBLE average; Spark's own
     # average of a DECIMAL has 8 decimals (1.33333333), which the Spark dialect avoids.
     rows = [(i, T(2025, 1, i), Decimal(amount)) for i, amount in ((1, "1.0000"), (2, "1.0000"), (3, "2.0000"))]
-    engines.write_parquet(tmp_path / "data", {"orders": (["order_id", "ordered_at", "amount"], rows)})
+    write_parquet(tmp_path / "data", {"orders": (["order_id", "ordered_at", "amount"], rows)})
     definitions = """
         datasets:
           orders: {table: orders, time: ordered_at}
@@ -370,7 +370,7 @@ def test_each_project_has_its_own_views_and_closing_drops_them(tmp_path, spark_r
     first = spark_project(tmp_path / "a", "      tickets: data/tickets.parquet\n")
     tickets_parquet(first)
     second = spark_project(tmp_path / "b", "      tickets: data/tickets.parquet\n")
-    engines.write_parquet(second / "data", {"tickets": (COLUMNS, ROWS[:2])})
+    write_parquet(second / "data", {"tickets": (COLUMNS, ROWS[:2])})
     a, b = kpi_engine.load(first), kpi_engine.load(second)
     count = "SELECT count(*) AS n FROM tickets"
     try:

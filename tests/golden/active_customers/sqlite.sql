@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[active_customers-sqlite]: active customers and churn rate by plan: stocks as running sums of signups (+1) and churns (-1), churns counted by churned_at
 WITH RECURSIVE kpi_s2 AS (
   SELECT
     CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1 AS p,

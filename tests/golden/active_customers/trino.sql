@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[active_customers-trino]: active customers and churn rate by plan: stocks as running sums of signups (+1) and churns (-1), churns counted by churned_at
 WITH kpi_s2 AS (
   SELECT
     EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 AS p,

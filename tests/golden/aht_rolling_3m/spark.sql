@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[aht_rolling_3m-spark]: rolling(average_handle_time, 3) by week: sums and counts from two weeks early, over 3-week windows
 WITH kpi_s1 AS (
   SELECT
     DATEDIFF(CAST(calls.called_at AS DATE), CAST('1900-01-01' AS DATE)) DIV 7 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[aht_rolling_3m-sqlite]: rolling(average_handle_time, 3) by week: sums and counts from two weeks early, over 3-week windows
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(JULIANDAY(DATE(calls.called_at)) - 2415020.5 AS INTEGER) / 7 AS p,

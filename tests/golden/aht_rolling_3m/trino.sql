@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[aht_rolling_3m-trino]: rolling(average_handle_time, 3) by week: sums and counts from two weeks early, over 3-week windows
 WITH kpi_s1 AS (
   SELECT
     FLOOR(DATE_DIFF('day', CAST('1900-01-01' AS DATE), CAST(calls.called_at AS DATE)) / 7) AS p,

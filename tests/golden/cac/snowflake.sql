@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[cac-snowflake]: CAC by acquisition channel: spend and new customers of two datasets, one scan each, by month
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     DATE_PART(YEAR, marketing_spend.spend_date) * 12 + DATE_PART(MONTH, marketing_spend.spend_date) - 1 AS p,

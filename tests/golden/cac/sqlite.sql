@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[cac-sqlite]: CAC by acquisition channel: spend and new customers of two datasets, one scan each, by month
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(STRFTIME('%Y', marketing_spend.spend_date) AS INTEGER) * 12 + CAST(STRFTIME('%m', marketing_spend.spend_date) AS INTEGER) - 1 AS p,

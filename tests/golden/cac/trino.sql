@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[cac-trino]: CAC by acquisition channel: spend and new customers of two datasets, one scan each, by month
 WITH kpi_s1 AS (
   SELECT
     EXTRACT(YEAR FROM marketing_spend.spend_date) * 12 + EXTRACT(MONTH FROM marketing_spend.spend_date) - 1 AS p,

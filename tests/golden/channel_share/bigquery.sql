@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[channel_share-bigquery]: each channel's share of the month's tickets, with a query where: total() summed over the channels
 WITH kpi_s1 AS (
   SELECT
     EXTRACT(YEAR FROM tickets.created_at) * 12 + EXTRACT(MONTH FROM tickets.created_at) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[channel_share-duckdb]: each channel's share of the month's tickets, with a query where: total() summed over the channels
 WITH kpi_s1 AS (
   SELECT
     YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1 AS p,

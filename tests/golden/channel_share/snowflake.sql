@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[channel_share-snowflake]: each channel's share of the month's tickets, with a query where: total() summed over the channels
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     DATE_PART(YEAR, tickets.created_at) * 12 + DATE_PART(MONTH, tickets.created_at) - 1 AS p,

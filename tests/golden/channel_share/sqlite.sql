@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[channel_share-sqlite]: each channel's share of the month's tickets, with a query where: total() summed over the channels
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1 AS p,

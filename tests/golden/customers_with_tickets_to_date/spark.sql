@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[customers_with_tickets_to_date-spark]: cumulative(count_distinct(customer_id)) by month: distinct customers of every ticket up to each month
 WITH kpi_r1w AS (
   SELECT
     YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1 AS q,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[customers_with_tickets_to_date-sqlite]: cumulative(count_distinct(customer_id)) by month: distinct customers of every ticket up to each month
 WITH RECURSIVE kpi_r1w AS (
   SELECT
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1 AS q,

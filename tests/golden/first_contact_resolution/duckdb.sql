@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[first_contact_resolution-duckdb]: FCR by channel: two conditional counts from one scan of tickets, divided
 WITH kpi_s1 AS (
   SELECT
     YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1 AS p,

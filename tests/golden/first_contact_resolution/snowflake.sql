@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[first_contact_resolution-snowflake]: FCR by channel: two conditional counts from one scan of tickets, divided
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     DATE_PART(YEAR, tickets.created_at) * 12 + DATE_PART(MONTH, tickets.created_at) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[first_contact_resolution-sqlite]: FCR by channel: two conditional counts from one scan of tickets, divided
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1 AS p,

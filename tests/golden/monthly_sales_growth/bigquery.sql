@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[monthly_sales_growth-bigquery]: growth(revenue) by month: the month before the range read too, compared with LAG
 WITH kpi_s1 AS (
   SELECT
     EXTRACT(YEAR FROM orders.ordered_at) * 12 + EXTRACT(MONTH FROM orders.ordered_at) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[monthly_sales_growth-snowflake]: growth(revenue) by month: the month before the range read too, compared with LAG
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     DATE_PART(YEAR, orders.ordered_at) * 12 + DATE_PART(MONTH, orders.ordered_at) - 1 AS p,

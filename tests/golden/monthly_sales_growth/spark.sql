@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[monthly_sales_growth-spark]: growth(revenue) by month: the month before the range read too, compared with LAG
 WITH kpi_s1 AS (
   SELECT
     YEAR(orders.ordered_at) * 12 + MONTH(orders.ordered_at) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[monthly_sales_growth-sqlite]: growth(revenue) by month: the month before the range read too, compared with LAG
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(STRFTIME('%Y', orders.ordered_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', orders.ordered_at) AS INTEGER) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[p90_first_response-duckdb]: 90th percentile of first response time by quarter, no date range: the periods span the data
 WITH kpi_s1 AS (
   SELECT
     YEAR(tickets.created_at) * 4 + (

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[p90_first_response-postgres]: 90th percentile of first response time by quarter, no date range: the periods span the data
 WITH kpi_s1 AS (
   SELECT
     EXTRACT(YEAR FROM tickets.created_at) * 4 + DIV(EXTRACT(MONTH FROM tickets.created_at) - 1, 3) AS p,

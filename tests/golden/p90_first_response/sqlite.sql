@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[p90_first_response-sqlite]: 90th percentile of first response time by quarter, no date range: the periods span the data
 WITH RECURSIVE kpi_r1w AS (
   SELECT
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 4 + (

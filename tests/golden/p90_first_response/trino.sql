@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[p90_first_response-trino]: 90th percentile of first response time by quarter, no date range: the periods span the data
 WITH kpi_r1w AS (
   SELECT
     EXTRACT(YEAR FROM tickets.created_at) * 4 + FLOOR((

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[revenue_ytd-bigquery]: to_date(revenue, year) by day in March: daily revenue summed from 1 January, restarting each year
 WITH kpi_s1 AS (
   SELECT
     DATE_DIFF(CAST(orders.ordered_at AS DATE), CAST('1900-01-01' AS DATE), DAY) AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[revenue_ytd-snowflake]: to_date(revenue, year) by day in March: daily revenue summed from 1 January, restarting each year
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     DATEDIFF(DAY, CAST('1900-01-01' AS DATE), CAST(orders.ordered_at AS DATE)) AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[revenue_ytd-sqlite]: to_date(revenue, year) by day in March: daily revenue summed from 1 January, restarting each year
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(JULIANDAY(DATE(orders.ordered_at)) - 2415020.5 AS INTEGER) AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[support_summary-duckdb]: four ticket KPIs over the quarter (grain all): one scan of tickets by created_at, one by resolved_at
 WITH kpi_s1 AS (
   SELECT
     0 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[ticket_volume-bigquery]: ticket volume by month: one filtered count of tickets, every month of the range present
 WITH kpi_s1 AS (
   SELECT
     EXTRACT(YEAR FROM tickets.created_at) * 12 + EXTRACT(MONTH FROM tickets.created_at) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[ticket_volume-duckdb]: ticket volume by month: one filtered count of tickets, every month of the range present
 WITH kpi_s1 AS (
   SELECT
     YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1 AS p,

@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[ticket_volume-snowflake]: ticket volume by month: one filtered count of tickets, every month of the range present
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     DATE_PART(YEAR, tickets.created_at) * 12 + DATE_PART(MONTH, tickets.created_at) - 1 AS p,

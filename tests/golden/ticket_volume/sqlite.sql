@@ -1,3 +1,4 @@
+-- test_golden.py::test_golden_sql[ticket_volume-sqlite]: ticket volume by month: one filtered count of tickets, every month of the range present
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1 AS p,
