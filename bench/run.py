@@ -123,7 +123,8 @@ def compile_times(project: kpi_engine.Project, root: Path) -> None:
     for label, query in queries.items():
         samples = []
         for _ in range(50):
-            compiler = QueryCompiler(project.catalog, project.binder, duck, project._relation)
+            compiler = QueryCompiler(project.catalog, project.binder, duck, project.sources.relation,
+                                     project.sources.source_of)
             started = time.perf_counter()
             compiler.compile(query)
             samples.append(time.perf_counter() - started)

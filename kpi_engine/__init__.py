@@ -6,6 +6,12 @@
 
 The public names below are imported on first use, so that ``import kpi_engine``
 (and the ``kpi`` command) start instantly.
+
+This module is one of the light modules a cached ``kpi run`` loads: they never
+import pydantic, sqlglot, lark, yaml or click at module level, themselves or
+through what they import. The list of them is kept in one place,
+``LIGHT_MODULES`` in tests/test_layout.py, which checks it (and that
+kpi_engine's modules import each other without a cycle).
 """
 
 from __future__ import annotations

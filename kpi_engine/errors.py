@@ -219,18 +219,20 @@ def raise_all(errors: Sequence[KpiError]) -> None:
         raise ErrorGroup(errors)
 
 
-def unique_errors(errors: Iterable[KpiError]) -> list[KpiError]:
-    """The errors without repeats of the same message at the same place (several checks may find one)."""
+def unique_errors(errors: Iterable[KpiError], *, one_per_place: bool = False) -> list[KpiError]:
+    """The errors without repeats of the same message at the same place (several checks may find one);
+    with ``one_per_place``, only the first error at each place, whatever the others say."""
     seen: dict[tuple, KpiError] = {}
     for error in errors:
-        seen.setdefault((error.file, error.line, error.column, error.message), error)
+        place = (error.file, error.line, error.column)
+        seen.setdefault(place if one_per_place else (*place, error.message), error)
     return list(seen.values())
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to a misspelt name, or None when nothing is close."""
+def did_you_mean(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The closest candidate to a misspelt name, or None when nothing is close (``cutoff``: difflib's ratio)."""
     candidates = list(candidates)
-    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=cutoff)
     if not matches:
         lowered = {c.lower(): c for c in candidates}
         if name.lower() in lowered:
@@ -239,10 +241,28 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return matches[0]
 
 
-def unknown(kind: str, name: str, candidates: Iterable[str], *, where: str = "") -> str:
-    """The standard "unknown X 'y'; did you mean 'z'?" message."""
-    message = f"unknown {kind} '{name}'{where}"
-    suggestion = did_you_mean(name, candidates)
-    if suggestion is not None and suggestion != name:
-        message += f"; did you mean '{suggestion}'?"
-    return message
+def unknown(
+    kind: str,
+    name: str,
+    candidates: Iterable[str],
+    *,
+    where: str = "",
+    otherwise: str = "",
+    head: str | None = None,
+    match: str | None = None,
+    cutoff: float = 0.6,
+) -> str:
+    """The standard "unknown X 'y'; did you mean 'z'?" message: every such message is built here.
+
+    ``where`` follows the name (" in dataset 'tickets'"); ``otherwise`` is said instead of the
+    suggestion when no candidate is close (" (expected datasets or kpis)"); ``head`` replaces
+    "unknown X 'y'" for a message that says it in other words ("format must be one of ...; got 'y'").
+    ``match`` is the spelling compared with the candidates when it is not the name as shown (the
+    name lower-cased, say); ``cutoff`` how close a candidate must be (difflib's ratio).
+    """
+    message = (f"unknown {kind} '{name}'" if head is None else head) + where
+    compared = name if match is None else match
+    suggestion = did_you_mean(compared, candidates, cutoff=cutoff)
+    if suggestion is not None and suggestion != compared:
+        return f"{message}; did you mean '{suggestion}'?"
+    return message + otherwise

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .definitions.model import Kpi
+    from .status import KpiDisplay
 
 
 __all__ = ["format_duration", "format_value", "render_table"]
@@ -19,7 +20,7 @@ __all__ = ["format_duration", "format_value", "render_table"]
 NULL = "-"
 
 
-def format_value(value: Any, kpi: Kpi | None = None) -> str:
+def format_value(value: Any, kpi: Kpi | KpiDisplay | None = None) -> str:
     if value is None:
         return NULL
     if kpi is None or not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pluggy
 
 from . import hookspecs
-from .errors import DefinitionError, KpiError, Span, did_you_mean, raise_all
+from .errors import DefinitionError, KpiError, Span, raise_all, unknown
 from .formulas.functions import BUILTIN_FUNCTIONS, FunctionSpec
 
 __all__ = ["PluginRegistry", "get_plugin_manager"]
@@ -58,9 +58,9 @@ def _check_hook_names(pm: pluggy.PluginManager, spans: dict[str, Span | None]) -
             continue
         for impl in caller.get_hookimpls():
             plugin = pm.get_name(impl.plugin) or impl.plugin_name
-            message = f"plugin {plugin.removeprefix('local:')} implements '{name}', which is not a kpi_engine hook"
-            suggestion = did_you_mean(name, known)
-            message += f"; did you mean '{suggestion}'?" if suggestion else f" (hooks: {', '.join(known)})"
+            message = unknown("hook", name, known, otherwise=f" (hooks: {', '.join(known)})",
+                              head=f"plugin {plugin.removeprefix('local:')} implements '{name}', "
+                                   "which is not a kpi_engine hook")
             errors.append(DefinitionError(message, span=spans.get(plugin.removeprefix("local:")), code="plugin"))
     raise_all(errors)
 

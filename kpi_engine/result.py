@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .definitions.model import Kpi
+    from .status import KpiDisplay
 
 
 __all__ = ["Result"]
@@ -20,7 +23,8 @@ class Result:
     columns: list[str]
     rows: list[tuple]
     sql: str
-    kpis: Mapping[str, Kpi] = field(default_factory=dict)
+    #: the KPIs' definitions; a cached ``kpi run`` has only their display fields
+    kpis: Mapping[str, Kpi | KpiDisplay] = field(default_factory=dict)
     dimensions: tuple[str, ...] = ()
     grain: str = "month"
 
@@ -40,7 +44,7 @@ class Result:
     def with_status(self) -> Result:
         """A copy with ``KPI__status`` (ok / warn / bad / null) after each KPI that has a target."""
         columns: list[str] = []
-        plan: list[tuple[int, Kpi | None]] = []
+        plan: list[tuple[int, Kpi | KpiDisplay | None]] = []
         for i, name in enumerate(self.columns):
             columns.append(name)
             plan.append((i, None))
@@ -53,18 +57,12 @@ class Result:
 
     def to_pandas(self):
         """A pandas DataFrame (``pip install 'kpi-engine[pandas]'``)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas() needs pandas: pip install 'kpi-engine[pandas]'") from exc
+        pd = _optional("pandas", extra="pandas", method="to_pandas")
         return pd.DataFrame.from_records(self.rows, columns=self.columns)
 
     def to_arrow(self):
         """A pyarrow Table (``pip install 'kpi-engine[arrow]'``)."""
-        try:
-            import pyarrow as pa
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_arrow() needs pyarrow: pip install 'kpi-engine[arrow]'") from exc
+        pa = _optional("pyarrow", extra="arrow", method="to_arrow")
         return pa.table({name: [row[i] for row in self.rows] for i, name in enumerate(self.columns)})
 
     def sorted(self) -> Result:
@@ -75,6 +73,14 @@ class Result:
             return tuple((value is None, _sortable(value)) for value in row[:keys])
 
         return Result(self.columns, sorted(self.rows, key=key), self.sql, self.kpis, self.dimensions, self.grain)
+
+
+def _optional(module: str, *, extra: str, method: str) -> ModuleType:
+    """An optional dependency, imported when a method needs it; else an ImportError that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{method}() needs {module}: pip install 'kpi-engine[{extra}]'") from exc
 
 
 def _sortable(value: Any) -> tuple:

@@ -6,9 +6,9 @@ loading the models.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-__all__ = ["KpiDisplay", "status"]
+__all__ = ["DISPLAY_FIELDS", "KpiDisplay", "status"]
 
 
 def status(value: float | None, target: float | None, warning: float | None, direction: str) -> str | None:
@@ -30,7 +30,12 @@ def status(value: float | None, target: float | None, warning: float | None, dir
 
 @dataclass(frozen=True, slots=True)
 class KpiDisplay:
-    """The part of a KPI definition that formatting and status read."""
+    """The part of a KPI definition that formatting and status read.
+
+    The one list of display fields: ``Kpi.display()`` copies these by name from the model (whose
+    fields of the same names carry the same defaults), and the cached ``kpi run`` stores them.
+    A field that formatting or status reads belongs here, or the cached run cannot show it.
+    """
 
     name: str
     format: str = "number"
@@ -42,3 +47,7 @@ class KpiDisplay:
 
     def status(self, value: float | None) -> str | None:
         return status(value, self.target, self.warning, self.direction)
+
+
+#: the names of :class:`KpiDisplay`'s fields, in order
+DISPLAY_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(KpiDisplay))

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import kpi_engine
-from conftest import ENGINES
+from support.engines import EXECUTED as ENGINES
 
 DEFINITIONS = """
 datasets:

@@ -316,9 +316,8 @@ def test_an_empty_relation_is_a_definition_error_at_its_value(write_project, fie
     try:
         entry = project.catalog.datasets["blank"]
         entry.model = entry.model.model_copy(update={field: " "})  # as if the model had let it through
-        project._relations.clear()
-        with pytest.raises(DefinitionError) as info:
-            project._relation(entry, dialect_for("duckdb"))
+        with pytest.raises(DefinitionError) as info:  # a replaced definition is never served from the cache
+            project.sources.relation(entry, dialect_for("duckdb"))
         assert info.value.message == message
         assert (info.value.code, where(info.value, fine)) == ("empty", f"definitions/data.yml:3:{len(field) + 7}")
     finally:

@@ -11,7 +11,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_tables
+from support.engines import write_tables
 from kpi_engine.cli import main
 
 DEFINITIONS = """

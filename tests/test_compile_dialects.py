@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from click.testing import CliRunner
 
-import engines
+from support import engines
 import kpi_engine
 from kpi_engine.cli import main
 

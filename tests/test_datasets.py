@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 import kpi_engine
-from conftest import ENGINES
+from support.engines import EXECUTED as ENGINES
 
 T = dt.datetime
 # three orders in January (2 web, 1 app, amounts 10, 20, 30), one in February (web, 40)

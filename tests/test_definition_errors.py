@@ -198,6 +198,23 @@ SCHEMA_ERRORS = [
         "definitions/x.yml:1:1", "unknown key 'kpi'; did you mean 'kpis'?", id="kpi instead of kpis"),
     pytest.param(
         """
+        zzz:
+          a:
+            formula: 1
+        """,
+        "definitions/x.yml:1:1", "unknown key 'zzz' (expected datasets or kpis)", id="unknown section, nothing close"),
+    pytest.param(
+        """
+        kpis:
+          a:
+            dataset: 9lives
+            formula: count()
+        """,
+        "definitions/x.yml:3:14",
+        "dataset '9lives' is not a name: names are lower-case letters, digits and _, starting with a letter",
+        id="not a name, nothing to suggest"),
+    pytest.param(
+        """
         kpis:
           a:
             formula: 1
@@ -392,8 +409,8 @@ def test_badly_spelt_dataset_name(load_error):
             formula: count()
         """})
     assert at == "definitions/x.yml:6:14"
-    assert "'Tickets'" in error.message
-    assert "String should match" not in error.message
+    assert error.message == ("dataset 'Tickets' is not a name: names are lower-case letters, digits and _, "
+                             "starting with a letter; did you mean 'tickets'?")
 
 
 def test_bad_column_name(load_error):
@@ -740,6 +757,40 @@ def test_aggregate_in_a_dimension_or_a_filter_and_unknown_datasets(load_errors):
     assert no_dataset.hint == "add 'dataset:' to the KPI, or name it: count(tickets.*), sum(orders.amount)"
 
 
+def test_a_join_alias_that_names_a_dataset(load_errors):
+    """'alias.column' must not be ambiguous: an alias is not its dataset's own name, nor another
+    dataset's unless the join is to that dataset; one message per alias, at the alias."""
+    errors = load_errors({"definitions/x.yml": """
+        datasets:
+          tickets:
+            table: tickets
+            joins:
+              tickets: {dataset: customers, on: id}
+              agents: {dataset: customers, on: id}
+              customers: {dataset: customers, on: id}
+          customers:
+            table: customers
+          agents:
+            table: agents
+            joins:
+              agents: {dataset: zzz, on: id}
+              tickets: {dataset: zzz, on: id}
+        """})
+    own = "is the dataset's own name; choose another alias"
+    ambiguous = "choose another alias so 'alias.column' is not ambiguous"
+    assert [(at, e.code, e.message) for at, e in errors] == [
+        # the own name wins over "also the name of dataset 'tickets'": one message per alias
+        ("definitions/x.yml:5:7", "ambiguous-join", f"join alias 'tickets' {own}"),
+        ("definitions/x.yml:6:7", "ambiguous-join",
+         f"join alias 'agents' is also the name of dataset 'agents'; {ambiguous}"),
+        # line 7: an alias that is the name of the dataset it joins is that dataset
+        ("definitions/x.yml:13:7", "ambiguous-join", f"join alias 'agents' {own}"),
+        ("definitions/x.yml:13:25", "unknown-dataset", "unknown dataset 'zzz'"),
+        # a join to an unknown dataset says that, not what its alias might clash with
+        ("definitions/x.yml:14:26", "unknown-dataset", "unknown dataset 'zzz'"),
+    ]
+
+
 def test_unknown_source(load_error):
     at, error = load_error({"definitions/x.yml": """
         datasets:
@@ -1022,8 +1073,12 @@ WHERE_ERRORS = [
      "unknown dimension 'chanel' on dataset 'tickets'; did you mean 'channel'?"),
     ("channel = 'email' and status = 'open'", 23, "unknown-dimension",
      "unknown dimension 'status' on dataset 'tickets'"),
-    ("channel = 'email' and count() > 1", 23, "bad-where",
-     "count() is not allowed in --where: it filters rows by dimension values"),
+    ("channel = 'email' and count() > 1", 23, "aggregate-not-allowed",
+     "aggregate count() is not allowed in --where"),
+    ("channel = 'email' and previous(1) > 1", 23, "window-not-allowed",
+     "previous() is not allowed in --where; it applies to a whole formula: e.g. previous(count())"),
+    ("round(1, digits) = 1", 10, "bad-argument",
+     "round() takes its digits as a whole number from -15 to 15, e.g. round(x, 2)"),
     ("tickets.channel = 'x'", 1, "bad-where", "--where reads dimensions only, not 'tickets.channel'"),
     ("channel = ", 9, "syntax", "missing value after an operator"),
 ]

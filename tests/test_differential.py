@@ -1,12 +1,12 @@
 """Same answers everywhere: every KPI × every grain × every executed engine, against plain Python.
 
-The tables of tests/edge_data.py (nulls, empty periods and groups, ties,
+The tables of tests/support/edge_data.py (nulls, empty periods and groups, ties,
 unicode, timestamps on period boundaries, customers who start and end in the
 same period) are written to DuckDB, SQLite, PostgreSQL and Spark. The shipped
 library plus the KPIs of tests/differential/edge_kpis.yml (every aggregate,
 period function and row function) run on each engine at every grain, with and
 without dimensions; each result must equal the plain-Python reference
-(tests/reference.py) computed from the same rows — never another engine's output.
+(tests/support/reference.py) computed from the same rows — never another engine's output.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-import edge_data
-import engines
+from support import edge_data
+from support import engines
 import kpi_engine
-from library_queries import approx, queryable, without_periods
-from reference import evaluate, load_definitions
+from support.library_queries import approx, queryable, without_periods
+from support.reference import evaluate, load_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFINITIONS = [*sorted((ROOT / "definitions").glob("*.yml")), ROOT / "tests" / "differential" / "edge_kpis.yml"]

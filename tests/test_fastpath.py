@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 
-from conftest import write_tables
+from support.engines import write_tables
+from kpi_engine.cli import main
 
 DEFINITIONS = """
 datasets:
@@ -60,6 +62,22 @@ def test_second_run_skips_the_compiler_and_prints_the_same(project):
     assert first.splitlines() == ["period,volume,volume__status", "2025-01-01,2,ok", "2025-02-01,1,bad"]
     code, second, modules = kpi(project, "run", "volume", "--status", "--format", "csv")
     assert (code, second, modules) == (0, first, [])
+
+
+def test_help_imports_no_heavy_module(project):
+    code, out, modules = kpi(project, "--help")
+    assert (code, modules) == (0, ["click"]) and "Compute KPIs." in out
+
+
+def test_the_commands_cache_only_the_command_line_the_executable_hands_them(project, tmp_path):
+    """The executable passes its command line in click's ``obj``; driven without it, nothing is stored."""
+    args = ["--project", str(project), "run", "volume", "--format", "csv"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert not (tmp_path / "cache").exists()
+    assert CliRunner().invoke(main, args, obj={"argv": args}).exit_code == 0
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    code, out, modules = kpi(project, "run", "volume", "--format", "csv")  # the same command line: served
+    assert (code, out.splitlines(), modules) == (0, ["period,volume", "2025-01-01,2", "2025-02-01,1"], [])
 
 
 def test_an_edited_definition_is_never_served_stale(project):

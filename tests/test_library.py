@@ -4,7 +4,7 @@ The demo data (deterministic) is written to a DuckDB file and copied to a
 SQLite file the way SQLite stores such data (ISO text timestamps, 0/1
 booleans). Every KPI of the library runs at every grain, with and without
 dimensions, on both engines; each result must equal the plain-Python
-reference (tests/reference.py), computed from the same rows.
+reference (tests/support/reference.py), computed from the same rows.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import duckdb
 import pytest
 
 import kpi_engine
-from conftest import write_tables
-from library_queries import approx, queryable, without_periods
+from support.engines import write_tables
+from support.library_queries import approx, queryable, without_periods
 from kpi_engine.demo.data import generate
-from reference import evaluate, load_definitions
+from support.reference import evaluate, load_definitions
 
 LIBRARY = Path(__file__).resolve().parents[1] / "definitions"
 TABLES = ("customers", "tickets", "calls", "surveys", "marketing_spend", "orders")

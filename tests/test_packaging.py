@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import engines
+from support import engines
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -369,12 +369,7 @@ def test_syntax_error_position(source, line, column, message):
 def _examples():
     for label, examples in SYNTAX_EXAMPLES.items():
         for example in examples:
-            marks = ()
-            if example == "a (b)":
-                marks = pytest.mark.xfail(strict=True, reason=(
-                    "BUG: SYNTAX_EXAMPLES lists 'a (b)' under 'missing operator between two values', "
-                    "but whitespace is free so it parses as the call a(b); the example must be replaced"))
-            yield pytest.param(label, example, marks=marks, id=f"{label[:30]}: {example}")
+            yield pytest.param(label, example, id=f"{label[:30]}: {example}")
 
 
 @pytest.mark.parametrize(("label", "example"), list(_examples()))

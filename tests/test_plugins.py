@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import kpi_engine
-from conftest import write_tables
+from support.engines import write_tables
 from kpi_engine import hookspecs
 from kpi_engine.plugins import get_plugin_manager
 
@@ -74,15 +74,18 @@ def test_a_local_plugin_adds_a_connector_and_a_function(plugin_project):
     assert project.query(["clamped_total"]).rows == [("2025-01-01", 14)]
 
 
-def test_a_misspelt_hook_is_an_error(write_project):
+@pytest.mark.parametrize(("hook", "advice"), [
+    ("register_conectors", "; did you mean 'register_connectors'?"),
+    ("zzz", " (hooks: register_connectors, register_functions)"),  # nothing close: the hooks there are
+])
+def test_a_misspelt_hook_is_an_error(write_project, hook, advice):
     root = write_project({
         "kpi.yml": "plugins: [p.py]\n",
-        "p.py": "from kpi_engine import hookimpl\n\n@hookimpl\ndef register_conectors():\n    return []\n",
+        "p.py": f"from kpi_engine import hookimpl\n\n@hookimpl\ndef {hook}():\n    return []\n",
     })
     with pytest.raises(kpi_engine.DefinitionError) as info:
         kpi_engine.load(root)
-    assert info.value.message == ("plugin " + str(root / "p.py") + " implements 'register_conectors', which is not "
-                                  "a kpi_engine hook; did you mean 'register_connectors'?")
+    assert info.value.message == f"plugin {root / 'p.py'} implements '{hook}', which is not a kpi_engine hook{advice}"
     assert (info.value.line, info.value.column) == (1, 11)  # at its entry in kpi.yml
 
 

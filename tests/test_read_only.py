@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import engines
+from support import engines
 import kpi_engine
 from kpi_engine.cli import main
 from kpi_engine.errors import SourceError

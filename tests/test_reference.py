@@ -1,4 +1,4 @@
-"""Tests of the plain-Python reference evaluator (tests/reference.py).
+"""Tests of the plain-Python reference evaluator (tests/support/reference.py).
 
 The reference checks the engine's numbers, so it must be trustworthy on its
 own: every expected value below is worked out by hand from the rows written
@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from reference import evaluate, load_definitions
+from support.reference import evaluate, load_definitions
 
 D = dt.date
 T = dt.datetime

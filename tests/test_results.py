@@ -34,7 +34,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import ENGINES
+from support.engines import EXECUTED as ENGINES
 
 T = dt.datetime
 

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 import kpi_engine
 from kpi_engine import DefinitionError, KpiError
 from kpi_engine.cli import main
-from kpi_engine.definitions.schema import json_schema
+from kpi_engine.cli.schema import json_schema
 
 CORPUS = Path(__file__).parent / "schema_corpus"
 CASES = sorted(CORPUS.glob("*/*/*.yml"))

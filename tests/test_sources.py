@@ -17,7 +17,7 @@ import datetime as dt
 import pytest
 
 import kpi_engine
-from engines import write_tables
+from support.engines import write_tables
 
 T = dt.datetime
 

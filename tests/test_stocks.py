@@ -24,7 +24,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import ENGINES
+from support.engines import EXECUTED as ENGINES
 
 T, D = dt.datetime, dt.date
 GRAINS = ("day", "week", "month", "quarter", "year")

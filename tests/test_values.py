@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from conftest import ENGINES
+from support.engines import EXECUTED as ENGINES
 
 DIGITS = (0, 1, 2, 3, -1, -2)
 

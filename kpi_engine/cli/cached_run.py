@@ -9,7 +9,7 @@ list of definition files, and the values of the environment variables the files
 read. Contents, not sizes and times: an edit copied in with ``cp -p`` keeps both.
 :func:`run_cached` then answers the same command, if none of that changed, with
 only the database driver imported: it opens the source with the connector's own
-opening function (``connectors.opening``) and converts the rows as the connector
+opening function (``sources.opening``) and converts the rows as the connector
 does, so it never answers differently from an uncached run. Anything unexpected
 makes it return False, and the normal path runs (and reports any error with its
 position).
@@ -35,10 +35,8 @@ if TYPE_CHECKING:
     from ..project import Project
     from ..result import Result
 
-__all__ = ["ARGV", "remember", "run_cached"]
+__all__ = ["remember", "run_cached"]
 
-#: the command line of this process, set by ``launch.main`` (None when the CLI is driven otherwise)
-ARGV: list[str] | None = None
 _BUILTIN_PLUGINS = {"kpi_engine.duckdb", "kpi_engine.sqlite"}
 
 
@@ -100,25 +98,28 @@ def _code_fingerprint() -> str:
 
 
 def remember(project: Project, argv: list[str] | None, result: Result, query: Query) -> None:
-    """Store a successful run of ``query`` for :func:`run_cached` (quietly does nothing when it cannot)."""
-    argv = ARGV if argv is None else argv
+    """Store a successful run of ``query`` for :func:`run_cached` (quietly does nothing when it cannot).
+
+    ``argv`` is the command line the executable was given (``entry.main`` passes it to the click
+    commands); None when the commands were driven otherwise, and then nothing is stored.
+    """
     if argv is None or project.inputs is None:
         return
     located = _entry_path(argv)
     if located is None:
         return
     root, path = located
-    sources = {project.source_of(name) for name in result.kpis}
-    if len(sources) != 1:
+    groups = project.sources.by_source(project.binder, result.kpis)
+    if len(groups) != 1:
         return  # one query per source, merged: not one SQL text to replay
-    source = sources.pop()
-    connector = project.connectors.get(source)
+    (source,) = groups
+    connector = project.sources.connectors.get(source)
     if connector is None or connector.name not in OPENERS or _plugins_may_change_sql(project):
         return  # plugins may do anything; only the built-in connectors are opened here
     compiled = project.compiled(query)
     if compiled.sql != result.sql:
         return
-    connection = project.connection(source)
+    connection = project.sources.connection(source)
     inputs = project.inputs
     files = [inputs.config.resolve(), *inputs.files, *inputs.plugins]
     entry = {

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import __version__
+from ..compiler.periods import GRAINS
 from .output import render_result
 
 if TYPE_CHECKING:
     from ..project import Project
-
-GRAINS = ("day", "week", "month", "quarter", "year", "all")
 
 
 class DateParam(click.ParamType):
@@ -213,7 +212,7 @@ def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by
     click.echo(render_result(shown, fmt))
     from .cached_run import remember
 
-    remember(project, None, result, query)
+    remember(project, ctx.obj.get("argv"), result, query)  # set by the kpi executable (``entry``) only
 
 
 @main.command()
@@ -233,7 +232,7 @@ def demo(ctx: click.Context, rows: int | None) -> None:
 @handle_errors
 def schema(which: str) -> None:
     """Print the JSON Schema of definition files and kpi.yml (for editor completion)."""
-    from ..definitions.schema import json_schema
+    from .schema import json_schema
 
     click.echo(json.dumps(json_schema(which), indent=2))
 

@@ -83,7 +83,7 @@ def json_schema(which: str = "all") -> dict[str, Any]:
 
     from ..sources.duckdb import DuckDBConnector
     from ..sources.sqlite import SQLiteConnector
-    from .model import DefinitionFile, ProjectConfig
+    from ..definitions.model import DefinitionFile, ProjectConfig
 
     models = {"definitions": DefinitionFile, "project": ProjectConfig}
     chosen = list(models.values()) if which == "all" else [models[which]]
@@ -153,7 +153,7 @@ def _widen(node: dict[str, Any], *, key: bool) -> dict[str, Any]:
 
 
 def _name_patterns() -> tuple[str, str]:
-    from .model import COLUMN_PATTERN, NAME_PATTERN
+    from ..definitions.model import COLUMN_PATTERN, NAME_PATTERN
 
     return NAME_PATTERN, COLUMN_PATTERN
 

@@ -22,7 +22,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from ..errors import QueryError, did_you_mean
+from ..errors import QueryError, did_you_mean, unknown
 from . import sql
 from .rounding import exact_round
 from .sql import binary, cast, col, func, lit, literal_int, wrap
@@ -134,31 +134,14 @@ class SqlDialect:
         return exp.Mod(this=wrap(value), expression=lit(divisor))
 
     # ------------------------------------------------------------ row functions
-    def coalesce(self, args: Sequence[exp.Expression]) -> exp.Expression:
-        return exp.Coalesce(this=args[0], expressions=list(args[1:]))
-
-    def nullif(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
-        return exp.Nullif(this=a, expression=b)
-
-    def if_(self, cond: exp.Expression, then: exp.Expression, other: exp.Expression) -> exp.Expression:
-        return exp.Case(ifs=[exp.If(this=cond, true=then)], default=other)
-
-    def abs(self, value: exp.Expression) -> exp.Expression:
-        return exp.Abs(this=value)
 
     def round(self, value: exp.Expression, digits: exp.Expression | None) -> exp.Expression:
         """The binary double rounded half away from zero, the same on every engine (``rounding``)."""
         return exact_round(self, value, literal_int(digits) if digits is not None else 0)
 
-    def floor(self, value: exp.Expression) -> exp.Expression:
-        return exp.Floor(this=value)
-
     def floor_nonnegative(self, value: exp.Expression) -> exp.Expression:
         """The whole part of a non-negative double (below 2**52)."""
-        return self.floor(value)
-
-    def ceil(self, value: exp.Expression) -> exp.Expression:
-        return exp.Ceil(this=value)
+        return exp.Floor(this=value)
 
     def least(self, args: Sequence[exp.Expression]) -> exp.Expression:
         return self._extreme("LEAST", args)
@@ -180,15 +163,6 @@ class SqlDialect:
             return args[0]
         any_null = sql.or_(*(exp.Is(this=wrap(a), expression=exp.null()) for a in args))
         return exp.Case(ifs=[exp.If(this=any_null, true=exp.null())], default=func(name, *args))
-
-    def lower(self, value: exp.Expression) -> exp.Expression:
-        return exp.Lower(this=value)
-
-    def upper(self, value: exp.Expression) -> exp.Expression:
-        return exp.Upper(this=value)
-
-    def length(self, value: exp.Expression) -> exp.Expression:
-        return exp.Length(this=value)
 
     def like(self, value: exp.Expression, pattern: str) -> exp.Expression:
         """SQL LIKE, case-sensitive: % any text, _ one character."""
@@ -603,9 +577,9 @@ def check_tested(name: str) -> str | None:
     if key in known:
         return (f"dialect '{name}' has no tested adapter in kpi_engine, so its SQL could be wrong; "
                 f"tested dialects: {', '.join(tested_dialects())}")
-    suggestion = did_you_mean(key, tested_dialects()) or did_you_mean(key, known)
-    hint = f"; did you mean '{suggestion}'?" if suggestion else f" (tested dialects: {', '.join(tested_dialects())})"
-    return f"unknown SQL dialect '{name}'{hint}"
+    tested = tested_dialects()
+    return unknown("SQL dialect", name, tested if did_you_mean(key, tested) else known, match=key,
+                   otherwise=f" (tested dialects: {', '.join(tested)})")
 
 
 def known_dialects() -> list[str]:
@@ -621,7 +595,6 @@ def dialect_for(name: str) -> SqlDialect:
     if key in _DIALECTS:
         return _DIALECTS[key]()
     if key not in known_dialects():
-        suggestion = did_you_mean(key, known_dialects())
-        message = f"unknown SQL dialect '{name}'" + (f"; did you mean '{suggestion}'?" if suggestion else "")
-        raise QueryError(message, hint="known: " + ", ".join(known_dialects()), code="dialect")
+        raise QueryError(unknown("SQL dialect", name, known_dialects(), match=key),
+                         hint="known: " + ", ".join(known_dialects()), code="dialect")
     return SqlDialect(key)

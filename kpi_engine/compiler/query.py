@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import QueryError, did_you_mean
+from ..errors import QueryError, unknown
 from .periods import GRAINS
 
 __all__ = ["Query", "parse_date"]
@@ -52,9 +52,7 @@ class Query:
             raise QueryError("no KPI to compute: name at least one (or use --all)", code="no-kpi")
         grain = (grain or "month").lower()
         if grain not in GRAINS:
-            suggestion = did_you_mean(grain, GRAINS)
-            hint = f"; did you mean '{suggestion}'?" if suggestion else ""
-            raise QueryError(f"unknown grain '{grain}'{hint} (one of {', '.join(GRAINS)})", code="bad-grain")
+            raise QueryError(unknown("grain", grain, GRAINS) + f" (one of {', '.join(GRAINS)})", code="bad-grain")
         dims = (by,) if isinstance(by, str) else tuple(by or ())
         if len(set(dims)) != len(dims):
             raise QueryError("a dimension is named twice in --by", code="bad-by")

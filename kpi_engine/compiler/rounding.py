@@ -9,7 +9,7 @@ may be just below (or above) the tie. Dekker's TwoProduct gives the product's ro
 way, so the sign of ``e`` decides a tie the way exact arithmetic would. For ``n < 0`` the same is
 done for the quotient ``p = x / 10^-n`` (the error of ``p * 10^-n`` against x).
 
-Digits are a whole number from -15 to 15 written in the formula (``round()``'s argument check).
+Digits are a whole number written in the formula, checked by ``round()`` (``formulas.functions.MAX_DIGITS``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from .sql import binary, lit
 if TYPE_CHECKING:
     from .dialects import SqlDialect
 
-__all__ = ["MAX_DIGITS", "exact_round", "split"]
+__all__ = ["exact_round", "split"]
 
-MAX_DIGITS = 15
 _SPLITTER = 134217729.0  # 2**27 + 1: splits a double into two halves of 26 bits
 _INTEGRAL = 4503599627370496.0  # 2**52: doubles this large are whole numbers already
 

@@ -1,3 +1,3 @@
 """Definition files → a checked catalog: YAML with positions (``loader``), pydantic models (``model``),
 the catalog of datasets and KPIs (``catalog``), reading the files (``files``), rules across
-definitions (``validation``), the JSON Schema (``schema``) and finding the project (``discovery``)."""
+definitions (``validation``) and finding the project (``discovery``)."""

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from ..errors import Span
-from ..formulas.syntax import FormulaText
-from ..formulas.functions import BUILTIN_FUNCTIONS, FunctionSpec
 from .loader import YamlDocument
 from .model import Dataset, Kpi
+
+if TYPE_CHECKING:
+    from ..formulas.functions import FunctionSpec
 
 __all__ = ["Catalog", "DatasetEntry", "KpiEntry"]
 
@@ -34,12 +37,12 @@ class _Entry:
     def name_span(self) -> Span:
         return self.document.key_span(self.path)
 
-    def text(self, *sub: Any, label: str = "formula") -> FormulaText:
-        """A string field as formula text whose offsets map into the file."""
+    def value(self, *sub: Any) -> Any:
+        """A field of this definition as written (``FormulaText.of`` makes a formula of it)."""
         value = self.document.data
         for key in self.path + sub:
             value = value[key]
-        return FormulaText(value, self.document.text_map(self.path + sub, value), label)
+        return value
 
 
 @dataclass(slots=True)
@@ -56,7 +59,8 @@ class KpiEntry(_Entry):
 class Catalog:
     datasets: dict[str, DatasetEntry] = field(default_factory=dict)
     kpis: dict[str, KpiEntry] = field(default_factory=dict)
-    functions: dict[str, FunctionSpec] = field(default_factory=lambda: dict(BUILTIN_FUNCTIONS))
+    #: the functions formulas may call: the built-in ones and those plugins add (given by the project)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
     #: names whose definitions failed to load (their errors are already reported)
     broken: set[str] = field(default_factory=set)
     #: a file failed to parse: names may be missing, so unknown names are not reported

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .catalog import Catalog, DatasetEntry, KpiEntry
-from ..errors import DefinitionError, KpiError, did_you_mean
+from ..errors import DefinitionError, KpiError, unique_errors, unknown
 from .loader import YamlDocument, load_yaml_file
 from .discovery import definition_paths
 from .model import NAME_PATTERN, Dataset, Kpi, reserved_name_problem
@@ -30,7 +30,7 @@ _SECTIONS: dict[str, tuple[type[BaseModel], type]] = {"datasets": (Dataset, Data
 
 
 def definition_files(root: Path, entries: Iterable[str], document: YamlDocument | None) -> tuple[list[Path], list[KpiError]]:
-    """The YAML files named by ``definitions:`` (``locate.definition_paths``), and an error for each
+    """The YAML files named by ``definitions:`` (``discovery.definition_paths``), and an error for each
     path named in kpi.yml that does not exist (the default folder may be absent)."""
     entries = list(entries)
     errors: list[KpiError] = []
@@ -66,9 +66,7 @@ def load_definitions(files: Iterable[Path], catalog: Catalog, environ: Mapping[s
             continue
         for key in data:
             if key not in _SECTIONS:
-                message = f"unknown key '{key}'"
-                suggestion = did_you_mean(str(key), _SECTIONS)
-                message += f"; did you mean '{suggestion}'?" if suggestion else " (expected datasets or kpis)"
+                message = unknown("key", str(key), _SECTIONS, otherwise=" (expected datasets or kpis)")
                 errors.append(DefinitionError(message, span=document.key_span((key,)), code="schema"))
         for kind, (model, entry_type) in _SECTIONS.items():
             section = data.get(kind)
@@ -136,15 +134,8 @@ def model_errors(exc: ValidationError, document: YamlDocument, model: type[BaseM
         seen.add(key)
         message, span = _describe(error, loc, document, model, len(base))
         errors.append(DefinitionError(message, span=span, code="schema"))
-    return _drop_union_noise(errors)
-
-
-def _drop_union_noise(errors: list[KpiError]) -> list[KpiError]:
-    """A value that fits no member of a union gets one message per member; keep the first per place."""
-    kept: dict[tuple, KpiError] = {}
-    for error in errors:
-        kept.setdefault((error.file, error.line, error.column), error)
-    return list(kept.values())
+    # a value that fits no member of a union gets one message per member: keep the first per place
+    return unique_errors(errors, one_per_place=True)
 
 
 def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseModel], skip: int):
@@ -154,13 +145,8 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
     if kind == "extra_forbidden":
         key = loc[-1]
         fields = _field_names(model, loc[skip:-1])
-        message = f"unknown key '{key}'{here}"
-        suggestion = did_you_mean(str(key), fields)
-        if suggestion:
-            message += f"; did you mean '{suggestion}'?"
-        elif fields:
-            message += f" (expected one of: {', '.join(fields)})"
-        return message, document.key_span(loc)
+        expected = f" (expected one of: {', '.join(fields)})" if fields else ""
+        return unknown("key", str(key), fields, where=here, otherwise=expected), document.key_span(loc)
     if kind == "missing":
         return f"missing required key '{loc[-1]}'{here}", document.key_span(loc[:-1])
     if loc and loc[-1] == "[key]" and kind == "value_error":  # a rule on a name, e.g. a reserved one
@@ -170,11 +156,8 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
                 f"(pattern {NAME_PATTERN[1:-1]})"), document.span_at(loc)
     if kind == "literal_error":
         options = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
-        message = f"{loc[-1]} must be one of {', '.join(options)}; got '{value}'"
-        suggestion = did_you_mean(str(value), options)
-        if suggestion:
-            message += f"; did you mean '{suggestion}'?"
-        return message, document.span_at(loc)
+        head = f"{loc[-1]} must be one of {', '.join(options)}; got '{value}'"
+        return unknown(str(loc[-1]), str(value), options, head=head), document.span_at(loc)
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
         noun = "a whole number" if kind.startswith("int") else "a number"
         return f"{loc[-1]} must be {noun}; got '{value}'", document.span_at(loc)
@@ -191,11 +174,10 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
     if kind in ("greater_than_equal", "less_than_equal"):
         return f"{loc[-1]} {error['msg'].lower()}; got {value}", document.span_at(loc)
     if kind == "string_pattern_mismatch":
-        message = (f"{loc[-1]} '{value}' is not a name: names are lower-case letters, digits and _, "
-                   "starting with a letter")
-        if isinstance(value, str) and re.match(NAME_PATTERN, value.lower()):
-            message += f"; did you mean '{value.lower()}'?"
-        return message, document.span_at(loc)
+        head = (f"{loc[-1]} '{value}' is not a name: names are lower-case letters, digits and _, "
+                "starting with a letter")
+        lowered = [value.lower()] if isinstance(value, str) and re.match(NAME_PATTERN, value.lower()) else []
+        return unknown("name", str(value), lowered, head=head), document.span_at(loc)
     message = _value_message(error)
     # a rule about a whole mapping (a dataset, a join) points at its name
     span = document.key_span(loc) if isinstance(value, dict) and loc else document.span_at(loc)

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..status import KpiDisplay, status
+from ..status import DISPLAY_FIELDS, KpiDisplay, status
 
 __all__ = [
     "COLUMN_PATTERN",
@@ -218,8 +218,9 @@ class Kpi(_Model):
         return status(value, self.target, self.warning, self.direction)
 
     def display(self) -> KpiDisplay:
-        return KpiDisplay(self._name, self.format, self.decimals, self.unit, self.target, self.warning,
-                          self.direction)
+        """What formatting and status read, light enough for the cached ``kpi run``: every field of
+        ``KpiDisplay``, copied by name, so a display field is declared once (there)."""
+        return KpiDisplay(**{name: getattr(self, name) for name in DISPLAY_FIELDS})
 
 
 class DefinitionFile(_Model):

@@ -7,11 +7,15 @@ several mistakes reports all of them at once. Checks against a live source
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
-from ..formulas.binder import Binder
 from .catalog import Catalog, DatasetEntry, KpiEntry
 from ..errors import DefinitionError, KpiError, unique_errors
+
+if TYPE_CHECKING:
+    from ..formulas.binder import Binder
 
 __all__ = ["validate_catalog"]
 
@@ -22,6 +26,7 @@ def validate_catalog(catalog: Catalog, binder: Binder) -> list[KpiError]:
     errors: list[KpiError] = []
     for entry in catalog.datasets.values():
         errors.extend(_dataset_columns(entry))
+        errors.extend(_join_aliases(entry, catalog))
         errors.extend(binder.check_dataset(entry))
     for entry in catalog.kpis.values():
         try:
@@ -50,9 +55,24 @@ def _dataset_columns(entry: DatasetEntry) -> list[KpiError]:
         if value is not None and not _COLUMN.match(value):
             errors.append(DefinitionError(f"'{value}' is not a column name (letters, digits and _)",
                                           span=entry.span(*path), code="bad-column"))
-    if entry.name in model.joins:
-        errors.append(DefinitionError(f"join alias '{entry.name}' is the dataset's own name; choose another alias",
-                                      span=entry.document.key_span(entry.path + ("joins", entry.name)),
+    return errors
+
+
+def _join_aliases(entry: DatasetEntry, catalog: Catalog) -> list[KpiError]:
+    """A join alias that names a dataset would make ``alias.column`` ambiguous: the dataset's own
+    name never, another dataset's only when the join is to that dataset (a dataset whose join
+    names an unknown dataset is reported for that by the binder)."""
+    errors: list[KpiError] = []
+    datasets = catalog.datasets
+    for alias, join in entry.model.joins.items():
+        if alias == entry.name:
+            message = f"join alias '{alias}' is the dataset's own name; choose another alias"
+        elif alias in datasets and join.dataset in datasets and alias != join.dataset:
+            message = (f"join alias '{alias}' is also the name of dataset '{alias}'; "
+                       "choose another alias so 'alias.column' is not ambiguous")
+        else:
+            continue
+        errors.append(DefinitionError(message, span=entry.document.key_span(entry.path + ("joins", alias)),
                                       code="ambiguous-join"))
     return errors
 

@@ -7,7 +7,6 @@ nothing without ``--by`` (a share of a total) is left out, with a footnote.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 from ..formulas.binder import atoms_of
 from ..formatting import format_value, render_table
@@ -33,10 +32,7 @@ def latest_values(project: Project, last_day: dt.date, months: int = 12) -> str:
     start = _months_back(last_day, months - 1)
     kpis = [k for k in project.kpis.values() if not k.hidden]
     shares = {kpi.name for kpi in kpis if is_share(project, kpi.name)}
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for kpi in kpis:
-        if kpi.name not in shares:
-            by_source[project.source_of(kpi.name)].append(kpi.name)
+    by_source = project.sources.by_source(project.binder, [kpi.name for kpi in kpis if kpi.name not in shares])
     series: dict[str, list[object]] = {}
     periods: list[str] = []
     for names in by_source.values():

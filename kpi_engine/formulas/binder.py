@@ -19,13 +19,13 @@ sees atoms and arithmetic.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from . import syntax as f
 from ..definitions.catalog import Catalog, DatasetEntry, KpiEntry
-from ..errors import DefinitionError, KpiError, did_you_mean, unknown
+from ..errors import DefinitionError, KpiError, unknown
 from .functions import AGGREGATES, WINDOWS
 from .parser import parse_formula
 
@@ -145,7 +145,7 @@ class Binder:
         key = (dataset, name)
         if key not in self._dimensions:
             entry = self.catalog.datasets[dataset]
-            text = entry.text("dimensions", name, label="dimension")
+            text = f.FormulaText.of(entry, "dimensions", name, label="dimension")
             node = parse_formula(text)
             bound = self.bind_row(node, text, dataset, "a dimension")
             self._check_size(bound, text, (0, len(text.text)))
@@ -153,20 +153,13 @@ class Binder:
         return self._dimensions[key]
 
     def check_dataset(self, entry: DatasetEntry) -> list[KpiError]:
-        """Every problem of one dataset's joins and dimensions."""
+        """Every problem of one dataset's joined datasets and dimensions (its join aliases: ``validation``)."""
         errors: list[KpiError] = []
         datasets = self.catalog.datasets
         for alias, join in entry.model.joins.items():
-            if join.dataset not in datasets and self.catalog.missing(join.dataset):
-                continue
-            if join.dataset not in datasets:
+            if join.dataset not in datasets and not self.catalog.missing(join.dataset):
                 errors.append(_error(entry.span("joins", alias, "dataset"),
                                      unknown("dataset", join.dataset, datasets), "unknown-dataset"))
-            elif alias in datasets and alias != join.dataset:
-                errors.append(_error(entry.document.key_span(entry.path + ("joins", alias)),
-                                     f"join alias '{alias}' is also the name of dataset '{alias}'; "
-                                     "choose another alias so 'alias.column' is not ambiguous",
-                                     "ambiguous-join"))
         for name in entry.model.dimensions:
             try:
                 self.dimension(entry.name, name)
@@ -212,13 +205,13 @@ class Binder:
             raise _error(entry.span("dataset"), unknown("dataset", model.dataset, datasets), "unknown-dataset")
         kpi_filter = None
         if model.filter is not None:
-            filter_text = entry.text("filter", label="filter")
+            filter_text = f.FormulaText.of(entry, "filter", label="filter")
             if model.dataset is None:
                 raise filter_text.error((0, len(model.filter)),
                                         "a filter needs the KPI's dataset: add 'dataset:'", code="no-dataset")
             kpi_filter = self.bind_row(parse_formula(filter_text), filter_text, model.dataset, "a filter")
         self._filters[entry.name] = kpi_filter
-        text = entry.text("formula")
+        text = f.FormulaText.of(entry, "formula")
         node = parse_formula(text)
         tree = self._bind_metric(node, _KpiContext(entry, text, model.dataset, kpi_filter))
         self._check_size(tree, text, (0, len(text.text)))
@@ -291,10 +284,8 @@ class Binder:
             node.value if isinstance(node, f.String) else None)
         if value is None or value.lower() not in GRAINS_TO_DATE:
             shown = value if value is not None else "this"
-            message = f"to_date() grain must be one of {', '.join(GRAINS_TO_DATE)}; got '{shown}'"
-            suggestion = did_you_mean(str(value), GRAINS_TO_DATE) if value else None
-            if suggestion:
-                message += f"; did you mean '{suggestion}'?"
+            head = f"to_date() grain must be one of {', '.join(GRAINS_TO_DATE)}; got '{shown}'"
+            message = unknown("grain", str(value), GRAINS_TO_DATE if value else (), head=head)
             raise text.error(node, message, code="bad-argument")
         return value.lower()
 
@@ -396,20 +387,48 @@ class Binder:
         A column of the dataset becomes ``Ref(name)``; a joined column becomes
         ``Ref(name, qualifier=alias)``; so equal meanings compare equal.
         """
-        entry = self.catalog.datasets[dataset]
-        joins = entry.model.joins
+        joins = self.catalog.datasets[dataset].model.joins
+
+        def column(item: f.Ref) -> f.Node:
+            if item.qualifier is None or item.qualifier == dataset:
+                self.usages.append((dataset, item.name, text, item))
+                return f.Ref(item.start, item.end, name=item.name)
+            if item.qualifier in joins:
+                self.usages.append((joins[item.qualifier].dataset, item.name, text, item))
+                return item
+            raise text.error((item.start, item.start + len(item.qualifier)),
+                             unknown("join", item.qualifier, joins, where=f" of dataset '{dataset}'"),
+                             code="unknown-join")
+
+        return self._bind_rows(node, text, what, column, in_aggregate)
+
+    def bind_where(self, text: f.FormulaText, datasets: Sequence[str]) -> f.Node:
+        """A query's --where: a row condition over dimension names defined on every dataset the query
+        reads (each name stays a Ref; the compiler puts each dataset's expression in its place)."""
+        node = parse_formula(text)
+        defined = self.catalog.datasets
+        known = sorted({d for ds in datasets for d in defined[ds].model.dimensions})
+
+        def dimension(item: f.Ref) -> f.Node:
+            if item.qualifier is not None:
+                raise text.error(item, f"--where reads dimensions only, not '{item.dotted}'",
+                                 hint="define it as a dimension of the dataset", code="bad-where")
+            for ds in datasets:
+                if item.name not in defined[ds].model.dimensions:
+                    raise text.error(item, unknown("dimension", item.name, known, where=f" on dataset '{ds}'"),
+                                     code="unknown-dimension")
+            return item
+
+        return self._bind_rows(node, text, "--where", dimension, None)
+
+    def _bind_rows(self, node: f.Node, text: f.FormulaText, what: str, ref: Callable[[f.Ref], f.Node],
+                   in_aggregate: f.Call | None) -> f.Node:
+        """The checks of every row expression (no aggregate or period function, known functions with their
+        arguments), with ``ref`` giving each name its meaning."""
 
         def bind(item: f.Node) -> f.Node:
             if isinstance(item, f.Ref):
-                if item.qualifier is None or item.qualifier == dataset:
-                    self.usages.append((dataset, item.name, text, item))
-                    return f.Ref(item.start, item.end, name=item.name)
-                if item.qualifier in joins:
-                    self.usages.append((joins[item.qualifier].dataset, item.name, text, item))
-                    return item
-                raise text.error((item.start, item.start + len(item.qualifier)),
-                                 unknown("join", item.qualifier, joins, where=f" of dataset '{dataset}'"),
-                                 code="unknown-join")
+                return ref(item)
             if isinstance(item, f.Star):
                 raise text.error(item, "'*' can only be the argument of count()", code="syntax")
             if isinstance(item, f.Call):

@@ -63,15 +63,25 @@ class FunctionSpec:
         return f"{self.name}() takes {count}: {self.signature}"
 
 
+def _exp():
+    """sqlglot's expressions, imported when a function is first written as SQL (loading stays light)."""
+    from sqlglot import exp
+
+    return exp
+
+
 def _row(name: str, signature: str, description: str, lo: int, hi: int | None, sql: SqlBuilder,
          check: Callable[[Call], tuple[Node, str] | None] | None = None, copies: int = 1) -> FunctionSpec:
     return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql, check=check, copies=copies)
 
 
+#: round()'s digits run from -MAX_DIGITS to MAX_DIGITS (the exact rounding is planned for them)
+MAX_DIGITS = 15
+
+
 def _round_digits(call: Call) -> tuple[Node, str] | None:
     """round()'s digits are a whole number written in the formula: the rounding is planned for them."""
     from . import syntax as f
-    from ..compiler.rounding import MAX_DIGITS
 
     if len(call.args) < 2:
         return None
@@ -120,23 +130,23 @@ ROW_FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
         _row("coalesce", "coalesce(a, b, ...)", "The first non-null argument.", 1, None,
-             lambda d, a: d.coalesce(a)),
-        _row("nullif", "nullif(a, b)", "Null when a = b, else a.", 2, 2, lambda d, a: d.nullif(a[0], a[1])),
+             lambda d, a: _exp().Coalesce(this=a[0], expressions=list(a[1:]))),
+        _row("nullif", "nullif(a, b)", "Null when a = b, else a.", 2, 2, lambda d, a: _exp().Nullif(this=a[0], expression=a[1])),
         _row("if", "if(condition, then, else)", "then when condition is true, else otherwise.", 3, 3,
-             lambda d, a: d.if_(a[0], a[1], a[2])),
-        _row("abs", "abs(x)", "Absolute value.", 1, 1, lambda d, a: d.abs(a[0])),
+             lambda d, a: _exp().Case(ifs=[_exp().If(this=a[0], true=a[1])], default=a[2])),
+        _row("abs", "abs(x)", "Absolute value.", 1, 1, lambda d, a: _exp().Abs(this=a[0])),
         _row("round", "round(x) | round(x, digits)",
              "x as a double, rounded half away from zero to digits (default 0, -15 to 15) decimals.", 1, 2,
              lambda d, a: d.round(a[0], a[1] if len(a) > 1 else None), _round_digits, copies=18),
-        _row("floor", "floor(x)", "Largest integer <= x.", 1, 1, lambda d, a: d.floor(a[0])),
-        _row("ceil", "ceil(x)", "Smallest integer >= x.", 1, 1, lambda d, a: d.ceil(a[0])),
+        _row("floor", "floor(x)", "Largest integer <= x.", 1, 1, lambda d, a: _exp().Floor(this=a[0])),
+        _row("ceil", "ceil(x)", "Smallest integer >= x.", 1, 1, lambda d, a: _exp().Ceil(this=a[0])),
         _row("least", "least(a, b, ...)", "Smallest argument; null if any is null.", 1, None,
              lambda d, a: d.least(a), copies=2),
         _row("greatest", "greatest(a, b, ...)", "Largest argument; null if any is null.", 1, None,
              lambda d, a: d.greatest(a), copies=2),
-        _row("lower", "lower(s)", "Lower-case text.", 1, 1, lambda d, a: d.lower(a[0])),
-        _row("upper", "upper(s)", "Upper-case text.", 1, 1, lambda d, a: d.upper(a[0])),
-        _row("length", "length(s)", "Number of characters.", 1, 1, lambda d, a: d.length(a[0])),
+        _row("lower", "lower(s)", "Lower-case text.", 1, 1, lambda d, a: _exp().Lower(this=a[0])),
+        _row("upper", "upper(s)", "Upper-case text.", 1, 1, lambda d, a: _exp().Upper(this=a[0])),
+        _row("length", "length(s)", "Number of characters.", 1, 1, lambda d, a: _exp().Length(this=a[0])),
         _row("date", "date(ts)", "The date of a timestamp.", 1, 1, lambda d, a: d.date(a[0])),
         _row("year", "year(ts)", "Year number.", 1, 1, lambda d, a: d.year(a[0])),
         _row("month", "month(ts)", "Month number, 1-12.", 1, 1, lambda d, a: d.month(a[0])),

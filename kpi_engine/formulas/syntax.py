@@ -12,8 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
-from ..errors import FormulaError, KpiError, SourceText, Span
+from typing import TYPE_CHECKING, Any
+
 from ..definitions.loader import TextMap
+from ..errors import FormulaError, KpiError, SourceText, Span
+
+if TYPE_CHECKING:
+    from ..definitions.catalog import _Entry
 
 __all__ = [
     "Between",
@@ -46,6 +51,12 @@ class FormulaText:
     label: str = "formula"
     #: the error class: FormulaError in definitions, QueryError in a query's --where
     error_type: type[KpiError] = FormulaError
+
+    @classmethod
+    def of(cls, entry: _Entry, *sub: Any, label: str = "formula") -> FormulaText:
+        """A string field of a definition (``entry.value(*sub)``) whose offsets map into its file."""
+        value = entry.value(*sub)
+        return cls(value, entry.document.text_map(entry.path + sub, value), label)
 
     @classmethod
     def standalone(cls, text: str, name: str, label: str = "formula",

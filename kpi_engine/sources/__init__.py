@@ -1,1 +1,1 @@
-"""Data sources: connector base classes, the built-in duckdb and sqlite connectors, how they open a source, result rows, checks against a live source."""
+"""Data sources: connector base classes, the built-in duckdb and sqlite connectors, how they open a source, a project's sources (registry: connectors, connections, relations, which source a query reads), result rows, checks against a live source."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
-from ..errors import DefinitionError, EngineBugError, KpiError, QueryError, SourceError, did_you_mean
+from ..errors import DefinitionError, EngineBugError, KpiError, QueryError, SourceError, did_you_mean, unknown
 from .rows import normalise_value
 
 __all__ = ["Connection", "Connector", "ConnectorOptions", "SqlTextError", "normalise_value", "parse_select"]
@@ -203,15 +203,13 @@ def _not_a_statement(tokens: list[Any]) -> SqlTextError | None:
     if not tokens or tokens[0].token_type != TokenType.VAR:
         return None
     word = tokens[0].text
-    suggestion = did_you_mean(word.lower(), _QUERY_STARTS)
-    advice = f"; did you mean '{suggestion}'?" if suggestion else ": the sql is a SELECT query"
-    return SqlTextError(f"syntax error in the dataset's sql: '{word}' is not a statement{advice}",
-                        offsets=(tokens[0].start, tokens[0].end + 1), code="sql-syntax")
+    message = unknown("statement", word, _QUERY_STARTS, match=word.lower(), otherwise=": the sql is a SELECT query",
+                      head=f"syntax error in the dataset's sql: '{word}' is not a statement")
+    return SqlTextError(message, offsets=(tokens[0].start, tokens[0].end + 1), code="sql-syntax")
 
 
 def _syntax_error(exc: Any, tokens: list[Any]) -> SqlTextError:
     """sqlglot's ParseError at the token it names (line and end column within the sql text)."""
-    import difflib
     import re
 
     from sqlglot.tokens import TokenType
@@ -222,13 +220,11 @@ def _syntax_error(exc: Any, tokens: list[Any]) -> SqlTextError:
         return SqlTextError(f"syntax error in the dataset's sql: {str(exc).splitlines()[0]}", code="sql-syntax")
     # a misspelt keyword at or just before the error is the likely cause: point at it
     for token in (tokens[at], tokens[at - 1] if at else None):
-        if token is not None and token.token_type == TokenType.VAR and "_" not in token.text:
-            close = difflib.get_close_matches(token.text.lower(), _KEYWORDS, n=1, cutoff=0.75)
-            suggestion = close[0] if close else None
-            if suggestion is not None:
-                return SqlTextError(f"syntax error in the dataset's sql: '{token.text}' is not a keyword; "
-                                    f"did you mean '{suggestion}'?", offsets=(token.start, token.end + 1),
-                                    code="sql-syntax")
+        if token is not None and token.token_type == TokenType.VAR and "_" not in token.text \
+                and did_you_mean(token.text.lower(), _KEYWORDS, cutoff=0.75) is not None:
+            message = unknown("keyword", token.text, _KEYWORDS, match=token.text.lower(), cutoff=0.75,
+                              head=f"syntax error in the dataset's sql: '{token.text}' is not a keyword")
+            return SqlTextError(message, offsets=(token.start, token.end + 1), code="sql-syntax")
     token = tokens[at]
     description = re.sub(r" for <class '[^']*'>", "", info.get("description") or "invalid syntax")
     if description.startswith("Invalid expression") or description.startswith("Unexpected token"):

@@ -1,6 +1,6 @@
 """Opening the built-in sources read-only: one function per engine, for the connectors and the cache.
 
-The command's compile cache (``fastpath``) replays stored SQL without loading the connectors (which
+The command's compile cache (``cli.cached_run``) replays stored SQL without loading the connectors (which
 import pydantic and sqlglot); it opens the source through these same functions, so a cached run
 sees exactly the database an uncached one sees: read-only, no extension downloads, SQLite's
 Unicode-aware ``upper``/``lower``. This module imports only the standard library and ``errors``
