@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -251,12 +250,15 @@ def one_shot(root: Path, database: Path) -> None:
 
 
 def scans(project: kpi_engine.Project) -> None:
-    print("\n5. Scans per table for the whole library in one query (FILTER aggregates share a pass)")
-    sql = project.compile(list(project.kpis), **YEAR)
-    for table in ("tickets", "calls", "surveys", "customers", "orders", "marketing_spend"):
-        print(f"   {table:16} read {len(re.findall(rf'FROM {table} AS', sql))} time(s)")
-    print("   (tickets twice: by created_at, and by resolved_at for backlog_change; customers: signups, "
-          "churns, and the start and end events of the stock KPIs)")
+    print("\n5. Reads of each dataset for the whole library in one query, counted in the plan")
+    compiler = QueryCompiler(project.catalog, project.binder, dialect_for("duckdb"), project.sources.relation,
+                             project.sources.source_of)
+    names = [name for name in project.kpis if project.sources.source_of_kpis(project.binder, [name]) == "default"]
+    plan = compiler.plan(Query.create(names, **YEAR))
+    for dataset, count in plan.reads().items():
+        print(f"   {dataset:16} read {count} time(s)")
+    print("   (tickets twice: by created_at, and by resolved_at for backlog_change, as the hand-written SQL does; "
+          "customers once: the stock and the flows by its signup_at and churned_at share one read)")
 
 
 def main() -> None:

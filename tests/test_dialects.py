@@ -152,7 +152,7 @@ def test_logic_keeps_its_grouping():
         "spark": "YEAR(ts) * 12 + MONTH(ts) - 1",
         "trino": "EXTRACT(YEAR FROM ts) * 12 + EXTRACT(MONTH FROM ts) - 1",
     }, {
-        "duckdb": "MAKE_DATE(CAST(p // 12 AS INT), CAST((p % 12) + 1 AS INT), 1)",
+        "duckdb": "CAST(CAST('1900-01-01' AS DATE) + TO_MONTHS(CAST(p - 22800 AS INT)) AS DATE)",
         "sqlite": "PRINTF('%04d-%02d-01', p / 12, (p % 12) + 1)",
         "postgres": "MAKE_DATE(CAST(DIV(p, 12) AS INT), CAST((p % 12) + 1 AS INT), 1)",
         "snowflake": "DATEADD(MONTH, p - 22800, CAST('1900-01-01' AS DATE))",

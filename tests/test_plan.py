@@ -71,7 +71,7 @@ JAN_INDEX = 2025 * 12  # month indexes: year * 12 + month - 1
 def test_the_passes_run_in_order(compiler):
     names = [step.__name__ for step in PASSES]
     assert names == ["resolve_kpis", "check_query", "bind_where", "check_grain", "index_periods", "place_atoms",
-                     "widen", "clamp_running_sums", "literal_bounds"]
+                     "widen", "clamp_running_sums", "fold_into_stocks", "literal_bounds"]
     query = Query.create(["volume"], start=JAN, end=MAR)
     assert build_plan(Plan(query), compiler.context) == compiler.plan(query)
 
@@ -152,3 +152,12 @@ def test_literal_bounds_only_with_both_dates_and_no_history(compiler):
     assert stock.bounds.literal  # a stock's history is clamped into one period: still literal
     assert not literal_bounds(dataclasses.replace(stock, bounds=dataclasses.replace(stock.bounds, lo=None)),
                               compiler.context).bounds.literal
+
+
+def test_a_stock_and_the_flows_of_its_from_and_to_columns_read_the_dataset_once(compiler):
+    plan = plan_of(compiler, ["churn_rate", "active", "volume"], start=JAN, end=MAR)
+    # churned (time=churned_at, the stock's to column) is regrouped from the stock's read; tickets keep theirs
+    assert [(s.dataset, s.time, s.folded_into is not None, s.side) for s in plan.scans] == [
+        ("customers", "churned_at", True, "to"), ("tickets", "created_at", False, None)]
+    assert plan.scans[0].folded_into == plan.stocks[0].cte
+    assert plan.reads() == {"customers": 1, "tickets": 1}

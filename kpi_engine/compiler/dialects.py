@@ -46,7 +46,7 @@ class Flags(NamedTuple):
 #: Every dialect's flags, a line each (the methods of its class below build what differs beyond them).
 FLAGS: dict[str, Flags] = {
     #                      FILTER  percentile  YEAR()  MAKE_DATE  recursive
-    "duckdb":    Flags(True,   True,       True,   True,      False),
+    "duckdb":    Flags(True,   True,       True,   False,     False),
     "postgres":  Flags(True,   True,       False,  True,      False),
     "sqlite":    Flags(True,   False,      False,  False,     True),
     "spark":     Flags(True,   True,       True,   True,      False),
@@ -337,6 +337,19 @@ class DuckDB(SqlDialect):
 
     def percentile(self, arg, fraction):
         return func("QUANTILE_CONT", arg, lit(fraction))
+
+    def series(self, low, high, bounds):
+        if bounds is not None:
+            return super().series(low, high, bounds)
+        # a table function in FROM plans faster than UNNEST in SELECT (a tenth of a 2 ms query)
+        table = exp.Table(this=func("GENERATE_SERIES", low, high),
+                          alias=exp.TableAlias(this=sql.ident("g"), columns=[sql.ident("p")]))
+        return sql.select([col("p", "g")], table)
+
+    def add_months(self, months):
+        # DATE + TO_MONTHS(n) plans faster than MAKE_DATE(y, m, 1) (a third of a 2 ms query)
+        return cast(exp.Add(this=cast(lit(_EPOCH), "DATE"), expression=func("TO_MONTHS", self.integer(months))),
+                    "DATE")
 
 
 class Postgres(SqlDialect):

@@ -12,6 +12,8 @@ The SQL of a plan, CTE by CTE (names in brackets)::
     [kpi_s*]       flow scans: one pass per dataset and time column, rows -> (period index p,
                    dimensions, measures); every KPI's aggregates are FILTER (WHERE ...) columns
                    of the same GROUP BY, so a batch of KPIs reads each dataset once
+    [kpi_k*g]      a stock's one read of its dataset: rows grouped by the periods their span starts and
+                   ends in; flows by those columns (signups, churns) are regrouped from it too
     [kpi_k*]       stock scans: +value in the period a row's active span starts, -value where it ends
     [kpi_bounds]   reported periods lo..hi and the spine's extent (when not literal)
     [kpi_periods]  every period index of the spine (read-before periods included)
@@ -111,6 +113,10 @@ class FlowScan:
     unbounded: bool = False  # cumulative(): every earlier row
     #: measures also summed without dimensions, for total() of combinable aggregates
     rollup: tuple[str, ...] = ()
+    #: the stock scan whose single read of the dataset it comes from (its time column is the stock's
+    #: from or to column), and which of the two: "from" | "to"; None: it reads the dataset itself
+    folded_into: str | None = None
+    side: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +131,8 @@ class StockMeasure:
 
 @dataclass(frozen=True, slots=True)
 class StockScan:
-    """The start and end events of the rows of a dataset with ``active``."""
+    """The start and end events of the rows of a dataset with ``active``, from one read of it: rows grouped by
+    the periods of their from and to columns, then +value at the first and -value at the second."""
 
     cte: str
     dataset: str
@@ -246,6 +253,16 @@ class Plan:
         from ..formulas.binder import atoms_of
 
         return [a for _, tree in self.metrics for a in atoms_of(tree)]
+
+    def reads(self) -> dict[str, int]:
+        """How many times the query reads each dataset (not counting joins): the flow scans that
+        are not folded into a stock, one read per stock, one per range aggregate."""
+        from collections import Counter
+
+        read = Counter(s.dataset for s in self.scans if s.folded_into is None)
+        read.update(s.dataset for s in self.stocks)
+        read.update(r.atom.dataset for r in self.ranges)
+        return dict(sorted(read.items()))
 
     def replace_item(self, field: str, old: object, new: object) -> Plan:
         """The plan with ``new`` in place of ``old`` in one of its tuples (scans, stocks, ranges, levels)."""

@@ -14,6 +14,7 @@ from .bind_where import bind_where
 from .check_grain import check_grain
 from .check_query import check_query
 from .context import CompileContext
+from .fold_into_stocks import fold_into_stocks
 from .index_periods import index_periods
 from .literal_bounds import literal_bounds
 from .place_atoms import place_atoms
@@ -34,6 +35,7 @@ PASSES: tuple[Pass, ...] = (
     place_atoms,
     widen,
     clamp_running_sums,
+    fold_into_stocks,
     literal_bounds,
 )
 

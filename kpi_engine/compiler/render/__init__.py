@@ -12,15 +12,40 @@ from .final import boolean_columns, empty_values, render_final
 from .ranges import render_range, render_range_rows
 from .scans import render_scan
 from .spine import render_bounds, render_combos, render_periods
-from .stocks import render_stock
+from .stocks import render_stock, render_stock_read
 from .values import render_values
 
 __all__ = ["render"]
 
 
+def _merge_values(final: exp.Select, ctes: list[tuple[str, exp.Expression]], v: str) -> exp.Select:
+    """The final SELECT reading the spine and the sources itself, without the values CTE ``v`` between them.
+
+    Without windows or shifts the values CTE only renames columns (and turns an empty count into 0):
+    one CTE less is a third of a millisecond of planning less, which is most of a small query.
+    """
+    index = next(i for i, (name, _) in enumerate(ctes) if name == v)
+    values = ctes.pop(index)[1]
+    assert isinstance(values, exp.Select)
+    columns = {select.alias_or_name: select.unalias() for select in values.expressions}
+
+    def inline(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.table == v:
+            return columns[node.name].copy()
+        return node
+
+    merged = final.transform(inline)
+    from_key = "from_" if "from_" in exp.Select.arg_types else "from"
+    merged.set(from_key, values.args[from_key].copy())
+    merged.set("joins", [j.copy() for j in values.args.get("joins") or []] + list(merged.args.get("joins") or []))
+    return merged
+
+
 def render(plan: Plan, ctx: CompileContext) -> CompiledQuery:
     rc = RenderContext(plan, ctx)
     ctes: list[tuple[str, exp.Expression]] = []
+    for stock in plan.stocks:
+        ctes += render_stock_read(rc, stock)
     for scan in plan.scans:
         ctes += render_scan(rc, scan)
     for stock in plan.stocks:
@@ -36,6 +61,8 @@ def render(plan: Plan, ctx: CompileContext) -> CompiledQuery:
     for level in plan.levels:
         ctes += render_values(rc, level)
     final = render_final(rc)
+    if plan.level("d").inline:
+        final = _merge_values(final, ctes, plan.level("d").v)
     with_ = exp.With(expressions=[exp.CTE(this=body, alias=exp.TableAlias(this=sql.ident(name))) for name, body in ctes],
                      recursive=rc.recursive or None)
     final.set("with_" if "with_" in exp.Select.arg_types else "with", with_)

@@ -10,40 +10,67 @@ from ..conditions import shared_filter, without_filter
 from ..plan import OVER_PERIODS, ZERO_WHEN_EMPTY, FlowScan
 from ..sql import alias, col, lit, table_ref
 from .context import RenderContext, Source
+from .stocks import seen_rows
 
 __all__ = ["render_scan"]
 
 _OVER = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}
 
 
+def _regrouped(rc: RenderContext, scan: FlowScan, seen: str | None) -> exp.Expression:
+    """A flow folded into a stock's read: its measures regrouped by its side's period (pf or pt)."""
+    plan, d = rc.plan, rc.d
+    level = plan.level(scan.level)
+    side = col("pf" if scan.side == "from" else "pt")
+    p: exp.Expression = side.copy()
+    if scan.unbounded and plan.bounds.clamp is not None:
+        p = d.at_least(p, plan.bounds.clamp)
+    conds = [sql.not_null(side.copy())]
+    if scan.lower is not None and not scan.unbounded:
+        conds.append(exp.GTE(this=side.copy(), expression=lit(scan.lower)))
+    if plan.bounds.hi is not None:
+        conds.append(exp.LTE(this=side.copy(), expression=lit(plan.bounds.hi)))
+    dims = [col(f"d_{dim}") for dim in level.dims]
+    columns = [alias(p, "p"), *[c.copy() for c in dims]]
+    columns += [alias(_OVER[OVER_PERIODS[m.func]](this=col(m.name)), m.name) for m in scan.measures]
+    if seen is not None:
+        columns.append(alias(exp.Sum(this=col(seen)), seen))
+    return sql.select(columns, table_ref(f"{scan.folded_into}g"), where=sql.and_(*conds),
+                      group_by=[p.copy(), *[c.copy() for c in dims]])
+
+
 def render_scan(rc: RenderContext, scan: FlowScan) -> list[tuple[str, exp.Expression]]:
     plan, d = rc.plan, rc.d
     level = plan.level(scan.level)
-    where_filter, shared = shared_filter(scan.filters)
-    query_where = rc.where(scan.dataset)
-    measures = scan.measures
-    used = [m.arg for m in measures] + [m.condition for m in measures] + rc.dims(scan.dataset, level.dims)
-    base, joins = rc.from_(scan.dataset, [*used, query_where, where_filter])
-    tr = rc.row(scan.dataset)
-    time_col = col(scan.time, scan.dataset) if scan.time else None
+    needed, seen_filter = seen_rows(scan)
+    seen = f"{scan.cte}_seen" if needed and level.dims else None
     clamp = plan.bounds.clamp
-    p = d.period_index(time_col.copy(), plan.grain) if time_col is not None and not plan.all else None
-    if p is not None and scan.unbounded and clamp is not None:
-        p = d.at_least(p, clamp)
-    columns, group = rc.group_columns(scan.dataset, level.dims, tr, p)
-    for m in measures:
-        condition = without_filter(m.condition, shared)
-        columns.append(alias(d.aggregate(m.func, tr(m.arg) if m.arg is not None else None,
-                                         tr(condition) if condition is not None else None, m.fraction), m.name))
-    seen_filter, _ = shared_filter(scan.dims_filters)
-    seen = None
-    if scan.level == "d" and level.dims and scan.dims_filters and seen_filter != where_filter:
-        # some rows are read only for total(): count the others, which give the dimension values
-        seen = f"{scan.cte}_seen"
-        columns.append(alias(d.aggregate("count", None, tr(seen_filter) if seen_filter else None), seen))
-    conds = rc.time_range(time_col, scan.lower, scan.unbounded) if time_col is not None else []
-    conds += [tr(c) for c in (query_where, where_filter) if c is not None]
-    ctes = [(scan.cte, sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group))]
+    if scan.folded_into is not None:
+        body = _regrouped(rc, scan, seen)
+    else:
+        where_filter, shared = shared_filter(scan.filters)
+        query_where = rc.where(scan.dataset)
+        measures = scan.measures
+        used = [m.arg for m in measures] + [m.condition for m in measures] + rc.dims(scan.dataset, level.dims)
+        base, joins = rc.from_(scan.dataset, [*used, query_where, where_filter])
+        tr = rc.row(scan.dataset)
+        time_col = col(scan.time, scan.dataset) if scan.time else None
+        p = d.period_index(time_col.copy(), plan.grain) if time_col is not None and not plan.all else None
+        if p is not None and scan.unbounded and clamp is not None:
+            p = d.at_least(p, clamp)
+        columns, group = rc.group_columns(scan.dataset, level.dims, tr, p)
+        for m in measures:
+            condition = without_filter(m.condition, shared)
+            columns.append(alias(d.aggregate(m.func, tr(m.arg) if m.arg is not None else None,
+                                             tr(condition) if condition is not None else None, m.fraction), m.name))
+        if seen is not None:
+            # some rows are read only for total(): count the others, which give the dimension values
+            columns.append(alias(d.aggregate("count", None, tr(seen_filter) if seen_filter else None), seen))
+        conds = rc.time_range(time_col, scan.lower, scan.unbounded) if time_col is not None else []
+        conds += [tr(c) for c in (query_where, where_filter) if c is not None]
+        body = sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group)
+    ctes = [(scan.cte, body)]
+    measures = scan.measures
     clamped = scan.unbounded and clamp is not None
     rc.raw.append((scan.cte, "p", scan.unbounded and not clamped))
     source = Source(scan.cte, [(m.name, m.func in ZERO_WHEN_EMPTY) for m in measures], True,

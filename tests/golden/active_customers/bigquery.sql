@@ -1,45 +1,53 @@
 -- test_golden.py::test_golden_sql[active_customers-bigquery]: active customers and churn rate by plan: stocks as running sums of signups (+1) and churns (-1), churns counted by churned_at
-WITH kpi_s2 AS (
+WITH kpi_k1g AS (
   SELECT
-    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 AS p,
+    EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 AS pf,
+    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 AS pt,
     customers.plan AS d_plan,
+    COUNT(
+      CASE
+        WHEN customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
+        THEN 1
+      END
+    ) AS kd1_1,
     COUNT(*) AS m2_1
-  FROM customers AS customers
-  WHERE
-    customers.churned_at >= '2025-01-01' AND customers.churned_at < '2025-04-01'
-  GROUP BY
-    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
-    customers.plan
-), kpi_k1e AS (
-  SELECT
-    GREATEST(
-      EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
-      24299
-    ) AS p,
-    customers.plan AS d_plan,
-    1 AS kd1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
     AND customers.signup_at < '2025-04-01'
-    AND (
-      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
-    )
+    OR customers.churned_at >= '2025-01-01'
+    AND customers.churned_at < '2025-04-01'
+  GROUP BY
+    EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1,
+    EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
+    customers.plan
+), kpi_s2 AS (
+  SELECT
+    pt AS p,
+    d_plan,
+    SUM(m2_1) AS m2_1
+  FROM kpi_k1g
+  WHERE
+    NOT pt IS NULL AND pt >= 24300 AND pt <= 24302
+  GROUP BY
+    pt,
+    d_plan
+), kpi_k1e AS (
+  SELECT
+    GREATEST(pf, 24299) AS p,
+    d_plan,
+    kd1_1 AS kd1_1
+  FROM kpi_k1g
+  WHERE
+    NOT pf IS NULL AND pf <= 24302
   UNION ALL
   SELECT
-    GREATEST(
-      EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1,
-      24299
-    ) AS p,
-    customers.plan AS d_plan,
-    -1 AS kd1_1
-  FROM customers AS customers
+    GREATEST(pt, 24299) AS p,
+    d_plan,
+    -kd1_1 AS kd1_1
+  FROM kpi_k1g
   WHERE
-    NOT customers.churned_at IS NULL
-    AND customers.churned_at < '2025-04-01'
-    AND (
-      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
-    )
+    NOT pt IS NULL AND pt <= 24302
 ), kpi_k1 AS (
   SELECT
     p,
@@ -64,17 +72,11 @@ WITH kpi_s2 AS (
       kpi_s2.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT DISTINCT
-      customers.plan AS d_plan
-    FROM customers AS customers
+      d_plan
+    FROM kpi_k1g
     WHERE
-      NOT customers.signup_at IS NULL
-      AND EXTRACT(YEAR FROM customers.signup_at) * 12 + EXTRACT(MONTH FROM customers.signup_at) - 1 <= 24302
-      AND (
-        customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
-      )
-      AND (
-        customers.churned_at IS NULL
-        OR EXTRACT(YEAR FROM customers.churned_at) * 12 + EXTRACT(MONTH FROM customers.churned_at) - 1 >= 24300
+      kd1_1 > 0 AND pf <= 24302 AND (
+        pt IS NULL OR pt >= 24300
       )
   ) AS kpi_seen
 ), kpi_vd AS (

@@ -1,39 +1,49 @@
 -- test_golden.py::test_golden_sql[active_customers-duckdb]: active customers and churn rate by plan: stocks as running sums of signups (+1) and churns (-1), churns counted by churned_at
-WITH kpi_s2 AS (
+WITH kpi_k1g AS (
   SELECT
-    YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 AS p,
+    YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 AS pf,
+    YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 AS pt,
     customers.plan AS d_plan,
+    COUNT(*) FILTER(WHERE
+      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at) AS kd1_1,
     COUNT(*) AS m2_1
-  FROM customers AS customers
-  WHERE
-    customers.churned_at >= '2025-01-01' AND customers.churned_at < '2025-04-01'
-  GROUP BY
-    YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1,
-    customers.plan
-), kpi_k1e AS (
-  SELECT
-    GREATEST(YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1, 24299) AS p,
-    customers.plan AS d_plan,
-    1 AS kd1_1
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
     AND customers.signup_at < '2025-04-01'
-    AND (
-      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
-    )
+    OR customers.churned_at >= '2025-01-01'
+    AND customers.churned_at < '2025-04-01'
+  GROUP BY
+    YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1,
+    YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1,
+    customers.plan
+), kpi_s2 AS (
+  SELECT
+    pt AS p,
+    d_plan,
+    SUM(m2_1) AS m2_1
+  FROM kpi_k1g
+  WHERE
+    NOT pt IS NULL AND pt >= 24300 AND pt <= 24302
+  GROUP BY
+    pt,
+    d_plan
+), kpi_k1e AS (
+  SELECT
+    GREATEST(pf, 24299) AS p,
+    d_plan,
+    kd1_1 AS kd1_1
+  FROM kpi_k1g
+  WHERE
+    NOT pf IS NULL AND pf <= 24302
   UNION ALL
   SELECT
-    GREATEST(YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1, 24299) AS p,
-    customers.plan AS d_plan,
-    -1 AS kd1_1
-  FROM customers AS customers
+    GREATEST(pt, 24299) AS p,
+    d_plan,
+    -kd1_1 AS kd1_1
+  FROM kpi_k1g
   WHERE
-    NOT customers.churned_at IS NULL
-    AND customers.churned_at < '2025-04-01'
-    AND (
-      customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
-    )
+    NOT pt IS NULL AND pt <= 24302
 ), kpi_k1 AS (
   SELECT
     p,
@@ -45,7 +55,8 @@ WITH kpi_s2 AS (
     d_plan
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(24299, 24302)) AS p
+    g.p
+  FROM GENERATE_SERIES(24299, 24302) AS g(p)
 ), kpi_combos AS (
   SELECT DISTINCT
     d_plan
@@ -57,17 +68,11 @@ WITH kpi_s2 AS (
       kpi_s2.p BETWEEN 24300 AND 24302
     UNION ALL
     SELECT DISTINCT
-      customers.plan AS d_plan
-    FROM customers AS customers
+      d_plan
+    FROM kpi_k1g
     WHERE
-      NOT customers.signup_at IS NULL
-      AND YEAR(customers.signup_at) * 12 + MONTH(customers.signup_at) - 1 <= 24302
-      AND (
-        customers.churned_at IS NULL OR customers.churned_at > customers.signup_at
-      )
-      AND (
-        customers.churned_at IS NULL
-        OR YEAR(customers.churned_at) * 12 + MONTH(customers.churned_at) - 1 >= 24300
+      kd1_1 > 0 AND pf <= 24302 AND (
+        pt IS NULL OR pt >= 24300
       )
   ) AS kpi_seen
 ), kpi_vd AS (
@@ -100,9 +105,7 @@ WITH kpi_s2 AS (
   FROM kpi_vd
 )
 SELECT
-  MAKE_DATE(CAST(kpi_wd.p // 12 AS INT), CAST((
-    kpi_wd.p % 12
-  ) + 1 AS INT), 1) AS period,
+  CAST(CAST('1900-01-01' AS DATE) + TO_MONTHS(CAST(kpi_wd.p - 22800 AS INT)) AS DATE) AS period,
   kpi_wd.d_plan AS plan,
   kpi_wd.w1_d AS active_customers,
   CAST(kpi_wd.w2_d AS DOUBLE) / NULLIF(kpi_wd.w3_d, 0) AS churn_rate

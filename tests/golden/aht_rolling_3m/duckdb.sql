@@ -17,7 +17,8 @@ WITH kpi_s1 AS (
     ) // 7
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(6520, 6535)) AS p
+    g.p
+  FROM GENERATE_SERIES(6520, 6535) AS g(p)
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,

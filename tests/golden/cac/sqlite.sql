@@ -47,28 +47,21 @@ WITH RECURSIVE kpi_s1 AS (
     WHERE
       kpi_s2.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_combos.d_acquisition_channel,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1,
-    COALESCE(kpi_s2.m2_1, 0) AS m2_1
-  FROM kpi_periods
-  CROSS JOIN kpi_combos
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
-    AND kpi_s1.d_acquisition_channel IS kpi_combos.d_acquisition_channel
-  LEFT JOIN kpi_s2
-    ON kpi_s2.p = kpi_periods.p
-    AND kpi_s2.d_acquisition_channel IS kpi_combos.d_acquisition_channel
 )
 SELECT
-  PRINTF('%04d-%02d-01', kpi_vd.p / 12, (
-    kpi_vd.p % 12
+  PRINTF('%04d-%02d-01', kpi_periods.p / 12, (
+    kpi_periods.p % 12
   ) + 1) AS period,
-  kpi_vd.d_acquisition_channel AS acquisition_channel,
-  CAST(kpi_vd.m1_1 AS REAL) / NULLIF(kpi_vd.m2_1, 0) AS cac
-FROM kpi_vd
+  kpi_combos.d_acquisition_channel AS acquisition_channel,
+  CAST(COALESCE(kpi_s1.m1_1, 0) AS REAL) / NULLIF(COALESCE(kpi_s2.m2_1, 0), 0) AS cac
+FROM kpi_periods
+CROSS JOIN kpi_combos
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+  AND kpi_s1.d_acquisition_channel IS kpi_combos.d_acquisition_channel
+LEFT JOIN kpi_s2
+  ON kpi_s2.p = kpi_periods.p
+  AND kpi_s2.d_acquisition_channel IS kpi_combos.d_acquisition_channel
 ORDER BY
-  kpi_vd.p NULLS LAST,
-  kpi_vd.d_acquisition_channel NULLS LAST
+  kpi_periods.p NULLS LAST,
+  kpi_combos.d_acquisition_channel NULLS LAST

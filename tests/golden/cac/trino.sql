@@ -43,26 +43,19 @@ WITH kpi_s1 AS (
     WHERE
       kpi_s2.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_combos.d_acquisition_channel,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1,
-    COALESCE(kpi_s2.m2_1, 0) AS m2_1
-  FROM kpi_periods
-  CROSS JOIN kpi_combos
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
-    AND kpi_s1.d_acquisition_channel IS NOT DISTINCT FROM kpi_combos.d_acquisition_channel
-  LEFT JOIN kpi_s2
-    ON kpi_s2.p = kpi_periods.p
-    AND kpi_s2.d_acquisition_channel IS NOT DISTINCT FROM kpi_combos.d_acquisition_channel
 )
 SELECT
-  DATE_ADD('month', kpi_vd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_vd.d_acquisition_channel AS acquisition_channel,
-  CAST(kpi_vd.m1_1 AS DOUBLE) / NULLIF(kpi_vd.m2_1, 0) AS cac
-FROM kpi_vd
+  DATE_ADD('month', kpi_periods.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_combos.d_acquisition_channel AS acquisition_channel,
+  CAST(COALESCE(kpi_s1.m1_1, 0) AS DOUBLE) / NULLIF(COALESCE(kpi_s2.m2_1, 0), 0) AS cac
+FROM kpi_periods
+CROSS JOIN kpi_combos
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+  AND kpi_s1.d_acquisition_channel IS NOT DISTINCT FROM kpi_combos.d_acquisition_channel
+LEFT JOIN kpi_s2
+  ON kpi_s2.p = kpi_periods.p
+  AND kpi_s2.d_acquisition_channel IS NOT DISTINCT FROM kpi_combos.d_acquisition_channel
 ORDER BY
-  kpi_vd.p,
-  kpi_vd.d_acquisition_channel
+  kpi_periods.p,
+  kpi_combos.d_acquisition_channel

@@ -39,16 +39,6 @@ WITH RECURSIVE kpi_s1 AS (
     WHERE
       kpi_s1.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_combos.d_channel,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  CROSS JOIN kpi_combos
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
-    AND kpi_s1.d_channel IS NOT DISTINCT FROM kpi_combos.d_channel
 ), kpi_vt AS (
   SELECT
     kpi_periods.p,
@@ -58,12 +48,16 @@ WITH RECURSIVE kpi_s1 AS (
     ON kpi_s1t.p = kpi_periods.p
 )
 SELECT
-  DATEADD(MONTH, kpi_vd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_vd.d_channel AS channel,
-  CAST(kpi_vd.m1_1 AS DOUBLE) / NULLIF(kpi_vt.m1_1, 0) AS channel_share
-FROM kpi_vd
+  DATEADD(MONTH, kpi_periods.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  kpi_combos.d_channel AS channel,
+  CAST(COALESCE(kpi_s1.m1_1, 0) AS DOUBLE) / NULLIF(kpi_vt.m1_1, 0) AS channel_share
+FROM kpi_periods
+CROSS JOIN kpi_combos
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+  AND kpi_s1.d_channel IS NOT DISTINCT FROM kpi_combos.d_channel
 LEFT JOIN kpi_vt
-  ON kpi_vt.p = kpi_vd.p
+  ON kpi_vt.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p,
-  kpi_vd.d_channel
+  kpi_periods.p,
+  kpi_combos.d_channel

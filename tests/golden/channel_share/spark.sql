@@ -33,16 +33,6 @@ WITH kpi_s1 AS (
     WHERE
       kpi_s1.p BETWEEN 24300 AND 24302
   ) AS kpi_seen
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_combos.d_channel,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  CROSS JOIN kpi_combos
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
-    AND kpi_s1.d_channel IS NOT DISTINCT FROM kpi_combos.d_channel
 ), kpi_vt AS (
   SELECT
     kpi_periods.p,
@@ -52,14 +42,18 @@ WITH kpi_s1 AS (
     ON kpi_s1t.p = kpi_periods.p
 )
 SELECT
-  MAKE_DATE(CAST(kpi_vd.p DIV 12 AS INT), CAST((
-    kpi_vd.p % 12
+  MAKE_DATE(CAST(kpi_periods.p DIV 12 AS INT), CAST((
+    kpi_periods.p % 12
   ) + 1 AS INT), 1) AS period,
-  kpi_vd.d_channel AS channel,
-  CAST(kpi_vd.m1_1 AS DOUBLE) / NULLIF(kpi_vt.m1_1, 0) AS channel_share
-FROM kpi_vd
+  kpi_combos.d_channel AS channel,
+  CAST(COALESCE(kpi_s1.m1_1, 0) AS DOUBLE) / NULLIF(kpi_vt.m1_1, 0) AS channel_share
+FROM kpi_periods
+CROSS JOIN kpi_combos
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+  AND kpi_s1.d_channel IS NOT DISTINCT FROM kpi_combos.d_channel
 LEFT JOIN kpi_vt
-  ON kpi_vt.p = kpi_vd.p
+  ON kpi_vt.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p NULLS LAST,
-  kpi_vd.d_channel NULLS LAST
+  kpi_periods.p NULLS LAST,
+  kpi_combos.d_channel NULLS LAST

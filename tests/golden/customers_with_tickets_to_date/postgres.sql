@@ -49,22 +49,17 @@ WITH kpi_r1w AS (
     ON kpi_r1w.q <= kpi_periods.p
   GROUP BY
     kpi_periods.p
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_r1.kpi_r1_value, 0) AS kpi_r1_value
-  FROM kpi_periods
-  LEFT JOIN kpi_r1
-    ON kpi_r1.p = kpi_periods.p
 )
 SELECT
-  MAKE_DATE(CAST(DIV(kpi_vd.p, 12) AS INT), CAST((
-    kpi_vd.p % 12
+  MAKE_DATE(CAST(DIV(kpi_periods.p, 12) AS INT), CAST((
+    kpi_periods.p % 12
   ) + 1 AS INT), 1) AS period,
-  kpi_vd.kpi_r1_value AS customers_with_tickets_to_date
-FROM kpi_vd
+  COALESCE(kpi_r1.kpi_r1_value, 0) AS customers_with_tickets_to_date
+FROM kpi_periods
+LEFT JOIN kpi_r1
+  ON kpi_r1.p = kpi_periods.p
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_periods.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_vd.p
+  kpi_periods.p

@@ -12,7 +12,8 @@ WITH kpi_s1 AS (
     YEAR(orders.ordered_at) * 12 + MONTH(orders.ordered_at) - 1
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(24299, 24302)) AS p
+    g.p
+  FROM GENERATE_SERIES(24299, 24302) AS g(p)
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,
@@ -33,9 +34,7 @@ WITH kpi_s1 AS (
   FROM kpi_wd
 )
 SELECT
-  MAKE_DATE(CAST(kpi_xd.p // 12 AS INT), CAST((
-    kpi_xd.p % 12
-  ) + 1 AS INT), 1) AS period,
+  CAST(CAST('1900-01-01' AS DATE) + TO_MONTHS(CAST(kpi_xd.p - 22800 AS INT)) AS DATE) AS period,
   CAST(kpi_xd.w1_d - kpi_xd.x1_d AS DOUBLE) / NULLIF(kpi_xd.x1_d, 0) AS monthly_sales_growth
 FROM kpi_xd
 WHERE

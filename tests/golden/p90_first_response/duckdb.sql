@@ -29,30 +29,17 @@ WITH kpi_s1 AS (
   FROM kpi_bounds
   WHERE
     NOT spine_lo IS NULL
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_s1.m1_1 AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
 )
 SELECT
-  MAKE_DATE(
-    CAST((
-      kpi_vd.p * 3
-    ) // 12 AS INT),
-    CAST((
-      (
-        kpi_vd.p * 3
-      ) % 12
-    ) + 1 AS INT),
-    1
-  ) AS period,
-  kpi_vd.m1_1 AS p90_first_response
-FROM kpi_vd
+  CAST(CAST('1900-01-01' AS DATE) + TO_MONTHS(CAST((
+    kpi_periods.p * 3
+  ) - 22800 AS INT)) AS DATE) AS period,
+  kpi_s1.m1_1 AS p90_first_response
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_periods.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_vd.p
+  kpi_periods.p

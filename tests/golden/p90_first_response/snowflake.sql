@@ -37,22 +37,17 @@ WITH RECURSIVE kpi_s1 AS (
   CROSS JOIN kpi_bounds
   WHERE
     kpi_periods.p < kpi_bounds.spine_hi
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_s1.m1_1 AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
 )
 SELECT
   DATEADD(MONTH, (
-    kpi_vd.p * 3
+    kpi_periods.p * 3
   ) - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_vd.m1_1 AS p90_first_response
-FROM kpi_vd
+  kpi_s1.m1_1 AS p90_first_response
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_periods.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_vd.p
+  kpi_periods.p

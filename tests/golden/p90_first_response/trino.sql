@@ -59,22 +59,17 @@ WITH kpi_r1w AS (
   FROM kpi_r1n
   GROUP BY
     p
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    kpi_r1.kpi_r1_value AS kpi_r1_value
-  FROM kpi_periods
-  LEFT JOIN kpi_r1
-    ON kpi_r1.p = kpi_periods.p
 )
 SELECT
   DATE_ADD('month', (
-    kpi_vd.p * 3
+    kpi_periods.p * 3
   ) - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_vd.kpi_r1_value AS p90_first_response
-FROM kpi_vd
+  kpi_r1.kpi_r1_value AS p90_first_response
+FROM kpi_periods
+LEFT JOIN kpi_r1
+  ON kpi_r1.p = kpi_periods.p
 CROSS JOIN kpi_bounds
 WHERE
-  kpi_vd.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
+  kpi_periods.p BETWEEN kpi_bounds.lo AND kpi_bounds.hi
 ORDER BY
-  kpi_vd.p
+  kpi_periods.p

@@ -12,7 +12,8 @@ WITH kpi_s1 AS (
     CAST(orders.ordered_at AS DATE) - CAST('1900-01-01' AS DATE)
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(45656, 45745)) AS p
+    g.p
+  FROM GENERATE_SERIES(45656, 45745) AS g(p)
 ), kpi_vd AS (
   SELECT
     kpi_periods.p,

@@ -29,24 +29,16 @@ WITH kpi_s1 AS (
 ), kpi_periods AS (
   SELECT
     0 AS p
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1,
-    kpi_s1.m1_2 AS m1_2,
-    COALESCE(kpi_s1.m1_3, 0) AS m1_3,
-    COALESCE(kpi_s2.m2_1, 0) AS m2_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
-  LEFT JOIN kpi_s2
-    ON kpi_s2.p = kpi_periods.p
 )
 SELECT
-  kpi_vd.m1_1 AS ticket_volume,
-  kpi_vd.m1_1 - kpi_vd.m2_1 AS backlog_change,
-  kpi_vd.m1_2 AS first_response_time,
-  CAST(kpi_vd.m1_3 AS REAL) / NULLIF(kpi_vd.m1_1, 0) AS complaint_rate
-FROM kpi_vd
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume,
+  COALESCE(kpi_s1.m1_1, 0) - COALESCE(kpi_s2.m2_1, 0) AS backlog_change,
+  kpi_s1.m1_2 AS first_response_time,
+  CAST(COALESCE(kpi_s1.m1_3, 0) AS REAL) / NULLIF(COALESCE(kpi_s1.m1_1, 0), 0) AS complaint_rate
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+LEFT JOIN kpi_s2
+  ON kpi_s2.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p NULLS LAST
+  kpi_periods.p NULLS LAST

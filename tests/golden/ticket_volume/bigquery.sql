@@ -14,17 +14,12 @@ WITH kpi_s1 AS (
   SELECT
     p
   FROM UNNEST(GENERATE_ARRAY(24300, 24302)) AS p
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
 )
 SELECT
-  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_vd.p - 22800) MONTH) AS period,
-  kpi_vd.m1_1 AS ticket_volume
-FROM kpi_vd
+  DATE_ADD(CAST('1900-01-01' AS DATE), INTERVAL (kpi_periods.p - 22800) MONTH) AS period,
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p NULLS LAST
+  kpi_periods.p NULLS LAST

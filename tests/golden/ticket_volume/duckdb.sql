@@ -12,20 +12,14 @@ WITH kpi_s1 AS (
     YEAR(tickets.created_at) * 12 + MONTH(tickets.created_at) - 1
 ), kpi_periods AS (
   SELECT
-    UNNEST(GENERATE_SERIES(24300, 24302)) AS p
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
+    g.p
+  FROM GENERATE_SERIES(24300, 24302) AS g(p)
 )
 SELECT
-  MAKE_DATE(CAST(kpi_vd.p // 12 AS INT), CAST((
-    kpi_vd.p % 12
-  ) + 1 AS INT), 1) AS period,
-  kpi_vd.m1_1 AS ticket_volume
-FROM kpi_vd
+  CAST(CAST('1900-01-01' AS DATE) + TO_MONTHS(CAST(kpi_periods.p - 22800 AS INT)) AS DATE) AS period,
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p
+  kpi_periods.p

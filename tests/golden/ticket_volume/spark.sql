@@ -13,19 +13,14 @@ WITH kpi_s1 AS (
 ), kpi_periods AS (
   SELECT
     EXPLODE(SEQUENCE(24300, 24302)) AS p
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
 )
 SELECT
-  MAKE_DATE(CAST(kpi_vd.p DIV 12 AS INT), CAST((
-    kpi_vd.p % 12
+  MAKE_DATE(CAST(kpi_periods.p DIV 12 AS INT), CAST((
+    kpi_periods.p % 12
   ) + 1 AS INT), 1) AS period,
-  kpi_vd.m1_1 AS ticket_volume
-FROM kpi_vd
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p NULLS LAST
+  kpi_periods.p NULLS LAST

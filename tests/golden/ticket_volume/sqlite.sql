@@ -19,19 +19,14 @@ WITH RECURSIVE kpi_s1 AS (
   FROM kpi_periods
   WHERE
     kpi_periods.p < 24302
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
 )
 SELECT
-  PRINTF('%04d-%02d-01', kpi_vd.p / 12, (
-    kpi_vd.p % 12
+  PRINTF('%04d-%02d-01', kpi_periods.p / 12, (
+    kpi_periods.p % 12
   ) + 1) AS period,
-  kpi_vd.m1_1 AS ticket_volume
-FROM kpi_vd
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p NULLS LAST
+  kpi_periods.p NULLS LAST

@@ -14,17 +14,12 @@ WITH kpi_s1 AS (
   SELECT
     s.p
   FROM UNNEST(SEQUENCE(24300, 24302)) AS s(p)
-), kpi_vd AS (
-  SELECT
-    kpi_periods.p,
-    COALESCE(kpi_s1.m1_1, 0) AS m1_1
-  FROM kpi_periods
-  LEFT JOIN kpi_s1
-    ON kpi_s1.p = kpi_periods.p
 )
 SELECT
-  DATE_ADD('month', kpi_vd.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
-  kpi_vd.m1_1 AS ticket_volume
-FROM kpi_vd
+  DATE_ADD('month', kpi_periods.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
 ORDER BY
-  kpi_vd.p
+  kpi_periods.p
