@@ -34,6 +34,7 @@ spine with one row per period and dimension values. ``*d`` CTEs carry the query'
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -80,8 +81,15 @@ class CompiledQuery:
     source: str | None
     #: result columns that hold booleans (``booleans.Boolean``), for engines that return them as 0/1
     booleans: tuple[tuple[str, Boolean], ...] = ()
-    #: a SELECT of each KPI's value over no rows (one row), for results merged across sources
-    empty_sql: str = ""
+    #: a SELECT of each KPI's value over no rows (one row), for results merged across sources; written
+    #: on first use (``empty_sql``), as most queries never need it
+    empty: Callable[[], exp.Expression] | None = None
+    dialect: object | None = None  # the SqlDialect that writes ``empty``
+
+    @property
+    def empty_sql(self) -> str:
+        assert self.empty is not None and self.dialect is not None
+        return self.dialect.generate(self.empty(), pretty=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +208,7 @@ class LevelPlan:
         return f"kpi_x{self.key}" if self.shifts else f"kpi_w{self.key}"
 
     def column_of(self, atom: Atom) -> str:
-        return dict(self.columns)[atom]
+        return next(column for key, column in self.columns if key == atom)
 
     def value(self, column: str) -> Value:
         return next(v for v in self.values if v.column == column)
@@ -230,6 +238,7 @@ class Bounds:
 class Plan:
     query: Query
     metrics: tuple[tuple[str, f.Node], ...] = ()  # KPI name -> bound metric tree
+    atoms: tuple[Atom, ...] = ()  # every aggregate of the metrics, in order, without repeats
     datasets: tuple[str, ...] = ()
     where: f.Node | None = None  # --where, bound: dimension names resolved per dataset when rendered
     levels: tuple[LevelPlan, ...] = ()
@@ -248,11 +257,6 @@ class Plan:
 
     def level(self, key: str) -> LevelPlan:
         return next(level for level in self.levels if level.key == key)
-
-    def atoms(self) -> list[Atom]:
-        from ..formulas.binder import atoms_of
-
-        return [a for _, tree in self.metrics for a in atoms_of(tree)]
 
     def reads(self) -> dict[str, int]:
         """How many times the query reads each dataset (not counting joins): the flow scans that

@@ -14,7 +14,7 @@ __all__ = ["check_grain"]
 def check_grain(plan: Plan, ctx: CompileContext) -> Plan:
     errors: list[KpiError] = []
     every = plan.all
-    for atom in dict.fromkeys(plan.atoms()):
+    for atom in plan.atoms:
         entry = ctx.catalog.datasets[atom.dataset]
         if every and (atom.shift or atom.window):
             what = "previous()" if atom.shift else atom.window.describe()

@@ -19,6 +19,6 @@ def index_periods(plan: Plan, ctx: CompileContext) -> Plan:
         lo = P.index_of(query.start, plan.grain) if query.start else None
         hi = P.index_of(query.end, plan.grain) if query.end else None
     levels = [LevelPlan("d", query.by)]
-    if any(atom.total for atom in plan.atoms()):
+    if any(atom.total for atom in plan.atoms):
         levels.append(LevelPlan("t", ()))
     return dataclasses.replace(plan, bounds=Bounds(lo=lo, hi=hi, spine_lower=lo), levels=tuple(levels))

@@ -28,7 +28,7 @@ __all__ = ["place_atoms"]
 
 def place_atoms(plan: Plan, ctx: CompileContext) -> Plan:
     placer = _Placer(plan, ctx)
-    for atom in dict.fromkeys(plan.atoms()):
+    for atom in plan.atoms:
         placer.place(atom)
     return placer.finished()
 

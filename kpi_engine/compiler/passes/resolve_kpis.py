@@ -33,4 +33,5 @@ def resolve_kpis(plan: Plan, ctx: CompileContext) -> Plan:
     if not atoms and query.grain != "all" and (query.start is None or query.end is None):
         raise QueryError("these KPIs read no dataset, so no period has rows: give --from and --to",
                          code="no-periods")
-    return dataclasses.replace(plan, metrics=tuple(metrics), datasets=tuple(sorted({a.dataset for a in atoms})))
+    return dataclasses.replace(plan, metrics=tuple(metrics), atoms=tuple(dict.fromkeys(atoms)),
+                               datasets=tuple(sorted({a.dataset for a in atoms})))

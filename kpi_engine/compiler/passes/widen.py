@@ -22,7 +22,7 @@ def widen(plan: Plan, ctx: CompileContext) -> Plan:
     if lo is None or plan.all:
         return plan
     spine_lower = plan.bounds.spine_lower
-    for atom in dict.fromkeys(plan.atoms()):
+    for atom in plan.atoms:
         base = dataclasses.replace(atom, shift=0)
         level = "t" if atom.total else "d"
         first = lo - atom.shift

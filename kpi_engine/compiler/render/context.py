@@ -43,6 +43,8 @@ class RenderContext:
     raw: list[tuple[str, str, bool]] = field(default_factory=list)
     #: the periods are a recursive CTE (engines without a series function): WITH RECURSIVE
     recursive: bool = False
+    #: a level's values SELECT that the final SELECT takes over (no CTE), and its columns' expressions
+    merged: dict[str, tuple[exp.Select, dict[str, exp.Expression]]] = field(default_factory=dict)
 
     @property
     def d(self):
@@ -141,6 +143,11 @@ class RenderContext:
             columns.append(alias(expr, f"d_{name}"))
             group.append(expr.copy())
         return columns, group
+
+    def v_column(self, level: LevelPlan, name: str) -> exp.Expression:
+        """A column of a level's values: of its CTE, or the expression itself when the final SELECT took it over."""
+        merged = self.merged.get(level.key)
+        return merged[1][name].copy() if merged else col(name, level.v)
 
     # -- windows over the spine -----------------------------------------------------
     def over(self, agg: exp.Expression, level: LevelPlan, window: Window | None) -> exp.Expression:

@@ -20,7 +20,7 @@ def value_expression(rc: RenderContext, level: LevelPlan, value: Value) -> exp.E
     """An aggregate's value from the level's V layer (window functions over the spine where needed)."""
     v = level.v
     if value.kind == "range":
-        return col(value.parts[0], v)
+        return rc.v_column(level, value.parts[0])
     if value.kind == "stock":
         parts = []
         for delta in value.parts:
@@ -28,7 +28,7 @@ def value_expression(rc: RenderContext, level: LevelPlan, value: Value) -> exp.E
             # at=end: the changes up to p; at=start: those before p
             parts.append(through if value.at == "end" else sql.binary(exp.Sub, through, col(delta, v)))
     elif value.window is None:
-        parts = [col(p, v) for p in value.parts]
+        parts = [rc.v_column(level, p) for p in value.parts]
     else:
         combine = _AGGREGATES[OVER_PERIODS[value.func]]
         parts = [rc.over(combine(this=col(p, v)), level, value.window) for p in value.parts]
@@ -49,7 +49,13 @@ def render_values(rc: RenderContext, level: LevelPlan) -> list[tuple[str, exp.Ex
         for name, zero in source.columns:
             value = col(name, source.cte)
             columns.append(alias(exp.Coalesce(this=value, expressions=[lit(0)]) if zero else value, name))
-    ctes = [(v, sql.select(columns, table_ref("kpi_periods"), joins=joins))]
+    values = sql.select(columns, table_ref("kpi_periods"), joins=joins)
+    if level.inline and level.key == "d":
+        # no window and no shift: the final SELECT reads the spine and the sources itself (one CTE less
+        # is a third of a millisecond less planning, most of a small query)
+        rc.merged[level.key] = (values, {c.alias_or_name: c.unalias() for c in values.expressions})
+        return []
+    ctes = [(v, values)]
     if level.inline:
         return ctes  # the final SELECT reads the values directly
     keys = [col("p", v), *[col(f"d_{d}", v) for d in dims]]
