@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "QueryError": "errors",
     "SourceError": "errors",
     "EngineBugError": "errors",
+    "ForbiddenError": "errors",
+    "QueryTimeoutError": "errors",
     "ErrorGroup": "errors",
     "Kpi": "definitions.model",
     "Dataset": "definitions.model",
@@ -52,7 +54,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.dialects import SqlDialect
     from .compiler.query import Query
     from .sources.base import Connection, Connector, ConnectorOptions
-    from .errors import DefinitionError, EngineBugError, ErrorGroup, FormulaError, KpiError, QueryError, SourceError
+    from .errors import (DefinitionError, EngineBugError, ErrorGroup, ForbiddenError, FormulaError, KpiError, QueryError,
+                         QueryTimeoutError, SourceError)
     from .formulas.functions import FunctionSpec
     from .hookspecs import hookimpl, hookspec
     from .definitions.model import Dataset, Kpi

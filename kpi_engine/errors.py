@@ -6,7 +6,9 @@ The tree::
     ├── DefinitionError         a YAML file, a model value, a formula, a reference   (exit 1)
     │   └── FormulaError        a formula that does not parse or does not check
     ├── QueryError              a query option: unknown KPI, bad where, bad dates    (exit 1)
+    │   └── ForbiddenError      a KPI or dimension outside a token's access          (HTTP 403)
     ├── SourceError             the data source failed: down, missing, timed out     (exit 3)
+    ├── QueryTimeoutError       a query past its time limit, cancelled on the engine     (exit 3, HTTP 504)
     ├── EngineBugError          SQL kpi_engine wrote was refused by the engine: a bug, with the statement (exit 1)
     └── ErrorGroup              several of the above, reported together              (exit of the worst)
 
@@ -25,9 +27,11 @@ __all__ = [
     "DefinitionError",
     "EngineBugError",
     "ErrorGroup",
+    "ForbiddenError",
     "FormulaError",
     "KpiError",
     "QueryError",
+    "QueryTimeoutError",
     "SourceError",
     "SourceText",
     "Span",
@@ -161,6 +165,12 @@ class QueryError(KpiError):
     default_code = "query"
 
 
+class ForbiddenError(QueryError):
+    """A query the caller may not make: a KPI or dimension outside its access (HTTP 403)."""
+
+    default_code = "forbidden"
+
+
 class SourceError(KpiError):
     """The data source failed: unreachable, refused, missing table, timeout."""
 
@@ -183,6 +193,13 @@ class EngineBugError(KpiError):
     def render(self) -> str:
         indented = "\n".join("    " + line for line in self.statement.splitlines())
         return f"{super().render()}\n  = statement:\n{indented}"
+
+
+class QueryTimeoutError(KpiError):
+    """A query ran past its time limit and was cancelled on the engine (HTTP 504)."""
+
+    exit_code = 3
+    default_code = "timeout"
 
 
 class ErrorGroup(KpiError):

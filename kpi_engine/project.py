@@ -120,7 +120,8 @@ def _merge(parts: list[tuple[Result, tuple]], query: Query) -> Result:
     merged = [key + tuple(values[k] for k in query.kpis) for key, values in rows.items()]
     kpis = {k: v for result, _ in parts for k, v in result.kpis.items()}
     sql = "\n;\n".join(result.sql for result, _ in parts)
-    return Result(columns, merged, sql, kpis, first.dimensions, first.grain).sorted()
+    result = Result(columns, merged, sql, kpis, first.dimensions, first.grain).sorted()
+    return dataclasses.replace(result, partial_periods=first.partial_periods)
 
 
 class Project:
@@ -173,21 +174,55 @@ class Project:
         self.kpi(kpi)  # an unknown name: a QueryError with a suggestion
         return self.sources.source_of_kpis(self.binder, [kpi])
 
+    def dimensions(self, kpis: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Each dimension: the datasets that define it and the KPIs a query may break down by it (those
+        whose every dataset defines it), sorted by name. With ``kpis``, only those KPIs are considered
+        (and only the dimensions that apply to one of them are listed)."""
+        names = list(self.catalog.kpis) if kpis is None else list(dict.fromkeys(kpis))
+        for name in names:
+            self.kpi(name)  # an unknown name is an error with a suggestion
+        datasets = self.catalog.datasets
+        read = {name: self.binder.datasets_of(name) for name in names}
+        out = []
+        for dimension in sorted({d for entry in datasets.values() for d in entry.model.dimensions}):
+            defined = sorted(ds for ds, entry in datasets.items() if dimension in entry.model.dimensions)
+            usable = [k for k in names if read[k] and all(ds in defined for ds in read[k])]
+            if kpis is not None and not usable:
+                continue
+            out.append({"name": dimension, "datasets": defined, "kpis": usable})
+        return out
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """A KPI's metadata as the HTTP API and the MCP server give it: its definition's fields, the
+        dimensions a query of it may use, its formula and filter, and the KPIs it uses directly."""
+        kpi = self.kpi(name)
+        data = kpi.model_dump(mode="json", by_alias=True)
+        read = self.binder.datasets_of(name)
+        dimensions = [d["name"] for d in self.dimensions([name])] if read else []
+        return {"name": name, "title": kpi.display_title, "description": kpi.description, "format": kpi.format,
+                "unit": kpi.unit, "decimals": kpi.decimals, "direction": kpi.direction, "target": kpi.target,
+                "warning": kpi.warning, "owner": kpi.owner, "tags": list(kpi.tags), "hidden": kpi.hidden,
+                "dataset": kpi.dataset, "dimensions": dimensions, "formula": data["formula"],
+                "filter": data.get("filter"), "uses": self.binder.uses(name)}
+
     # -------------------------------------------------------------- queries
     def compile(self, kpis: Iterable[str] | str, *, dialect: str | None = None, grain: str = "month",
                 by: Iterable[str] | str | None = (), where: str | None = None, start: Any = None,
-                end: Any = None) -> str:
+                end: Any = None, filters: Iterable[str] = ()) -> str:
         """The SQL of a query, in ``dialect`` (default: the dialect of the source it reads)."""
-        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end)
+        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end, filters=filters)
         return self.compiled(query, dialect).sql
 
     def query(self, kpis: Iterable[str] | str, *, grain: str = "month", by: Iterable[str] | str | None = (),
-              where: str | None = None, start: Any = None, end: Any = None) -> Result:
+              where: str | None = None, start: Any = None, end: Any = None, filters: Iterable[str] = ()) -> Result:
         """Run a query; rows ordered by period, then dimensions (nulls last).
 
         KPIs of different sources run as one query per source, merged on the period and dimensions.
+        ``filters`` are row conditions over dimensions forced onto every dataset the query reads
+        (row-level access: no ``where`` can widen them); a dataset without one of their dimensions
+        makes the query a ``ForbiddenError``.
         """
-        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end)
+        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end, filters=filters)
         groups = self.sources.by_source(self.binder, query.kpis)
         if len(groups) <= 1:
             return self._run(query)
@@ -228,7 +263,11 @@ class Project:
         rows = with_booleans(rows, self.boolean_positions(compiled, connection))
         kpis_meta = {name: self.catalog.kpis[name].model for name in compiled.kpis}
         result = Result(list(compiled.columns), rows, compiled.sql, kpis_meta, compiled.dimensions, compiled.grain)
-        return result.sorted()
+        return result.sorted().marked_partial(self.today())
+
+    def today(self) -> dt.date:
+        """The day the current instant falls on: its period is still in progress (partial)."""
+        return dt.datetime.now(dt.timezone.utc).date()
 
     def boolean_positions(self, compiled: CompiledQuery, connection: Connection) -> list[int]:
         """The result columns to turn from 0/1 into false/true, on an engine without booleans."""

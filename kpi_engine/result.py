@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from .compiler.periods import current_period
 
 if TYPE_CHECKING:
     from .definitions.model import Kpi
@@ -27,6 +32,15 @@ class Result:
     kpis: Mapping[str, Kpi | KpiDisplay] = field(default_factory=dict)
     dimensions: tuple[str, ...] = ()
     grain: str = "month"
+    #: the periods still in progress (the one holding the current instant), as their labels
+    partial_periods: list[str] = field(default_factory=list)
+
+    def marked_partial(self, today: dt.date) -> Result:
+        """A copy with ``partial_periods``: the reported period that holds ``today``, if any."""
+        if "period" not in self.columns:
+            return self
+        label = current_period(today, self.grain)
+        return dataclasses.replace(self, partial_periods=[label] if label in self.column("period") else [])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -53,7 +67,7 @@ class Result:
                 columns.append(f"{name}__status")
                 plan.append((i, kpi))
         rows = [tuple(kpi.status(row[i]) if kpi is not None else row[i] for i, kpi in plan) for row in self.rows]
-        return Result(columns, rows, self.sql, self.kpis, self.dimensions, self.grain)
+        return dataclasses.replace(self, columns=columns, rows=rows)
 
     def to_pandas(self):
         """A pandas DataFrame (``pip install 'kpi-engine[pandas]'``)."""
@@ -72,7 +86,7 @@ class Result:
         def key(row: Sequence[Any]):
             return tuple((value is None, _sortable(value)) for value in row[:keys])
 
-        return Result(self.columns, sorted(self.rows, key=key), self.sql, self.kpis, self.dimensions, self.grain)
+        return dataclasses.replace(self, rows=sorted(self.rows, key=key))
 
 
 def _optional(module: str, *, extra: str, method: str) -> ModuleType:

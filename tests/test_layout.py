@@ -58,7 +58,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "hookspecs": (),
     "sources": ("errors", "status", "definitions", "formulas", "compiler", "hookspecs"),
     "plugins": ("errors", "definitions", "formulas", "sources", "hookspecs", "kpi_engine"),
-    "result": ("errors", "status", "definitions"),
+    "result": ("errors", "status", "definitions", "compiler"),
     "formatting": ("errors", "status", "definitions"),
     "project": ("errors", "status", "definitions", "formulas", "compiler", "sources", "plugins", "result"),
     "testing": ("errors",),

@@ -20,6 +20,7 @@ Set ``KPI_ENGINE_NO_CACHE=1`` to turn it off; ``KPI_ENGINE_CACHE_DIR`` moves it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -199,6 +200,7 @@ def run_cached(argv: list[str]) -> bool:
 
     kpis = {k[0]: KpiDisplay(*k) for k in entry["kpis"]}
     result = Result(columns, rows, entry["sql"], kpis, tuple(entry["dimensions"]), entry["grain"]).sorted()
+    result = result.marked_partial(dt.datetime.now(dt.timezone.utc).date())
     if entry["status"]:
         result = result.with_status()
     sys.stdout.write(render_result(result, entry["format"]) + "\n")

@@ -28,5 +28,12 @@ def render_result(result: Result, fmt: str) -> str:
     from ..formatting import format_value, render_table
 
     kpis = result.kpis
-    rows = [[format_value(v, kpis.get(c)) for c, v in zip(result.columns, row)] for row in result.rows]
-    return render_table(result.columns, rows, right=[c in kpis for c in result.columns])
+    partial = set(result.partial_periods)
+
+    def cell(column: str, value: object) -> str:
+        text = format_value(value, kpis.get(column))
+        return f"{text}*" if column == "period" and value in partial else text  # a period still in progress
+
+    rows = [[cell(c, v) for c, v in zip(result.columns, row)] for row in result.rows]
+    table = render_table(result.columns, rows, right=[c in kpis for c in result.columns])
+    return table + ("\n* the period is still in progress" if partial else "")

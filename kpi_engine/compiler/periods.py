@@ -18,6 +18,7 @@ import datetime as dt
 
 __all__ = [
     "CONTAINS",
+    "current_period",
     "GRAINS",
     "EPOCH",
     "day_after",
@@ -112,3 +113,8 @@ def group_start(index: int, grain: str, group: str) -> int:
     else:
         raise ValueError(group)
     return index_of(first, grain)
+
+
+def current_period(today: dt.date, grain: str) -> str:
+    """The label (first day, YYYY-MM-DD) of the period of ``grain`` that holds ``today``."""
+    return start_date(index_of(today, grain), grain).isoformat()

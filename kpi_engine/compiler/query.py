@@ -34,6 +34,9 @@ class Query:
     where: str | None = None
     start: dt.date | None = None
     end: dt.date | None = None
+    #: row filters over dimensions forced onto every dataset the query reads (a token's access), ANDed
+    #: with ``where`` in the SQL; a dataset without one of their dimensions makes the query forbidden
+    filters: tuple[str, ...] = ()
 
     @classmethod
     def create(
@@ -45,6 +48,7 @@ class Query:
         where: str | None = None,
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
+        filters: Iterable[str] = (),
     ) -> Query:
         """A checked query; the messages name the options as the CLI spells them."""
         names = (kpis,) if isinstance(kpis, str) else tuple(kpis)
@@ -60,4 +64,4 @@ class Query:
         if first and last and first > last:
             raise QueryError(f"--from {first} is after --to {last}", code="bad-range")
         where = where.strip() if where and where.strip() else None
-        return cls(tuple(dict.fromkeys(names)), grain, dims, where, first, last)
+        return cls(tuple(dict.fromkeys(names)), grain, dims, where, first, last, tuple(filters))

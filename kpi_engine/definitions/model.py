@@ -36,7 +36,9 @@ __all__ = [
     "Join",
     "Kpi",
     "ProjectConfig",
+    "ServeConfig",
     "SourceConfig",
+    "TokenConfig",
     "humanise",
     "reserved_name_problem",
 ]
@@ -243,6 +245,26 @@ class SourceConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class TokenConfig(_Model):
+    """A bearer token of ``kpi serve``: what its holder may see."""
+
+    name: str = Field(description="Who holds it, for people (never the token itself).")
+    token: str = Field(description="The secret, usually ${VARIABLE}; compared in constant time, never shown.")
+    kpis: list[str] = Field(default_factory=list, description="KPI names or tag:T it may query; default all.")
+    where: str | None = Field(None, description="Row filter over dimensions forced onto every query of this token.")
+
+
+class ServeConfig(_Model):
+    """``kpi serve``: the HTTP API and its dashboard."""
+
+    tokens: list[TokenConfig] = Field(default_factory=list, description="Without tokens: loopback only.")
+    cache_ttl: Annotated[float, Field(ge=0)] = Field(300, description="Seconds a result is reused; 0 = no cache.")
+    max_rows: Annotated[int, Field(ge=1)] = Field(100_000, description="Rows a query may return (413 beyond).")
+    timeout: Annotated[float, Field(gt=0)] = Field(30, description="Seconds per query; then it is cancelled (504).")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a page.")
+    max_kpis: Annotated[int, Field(ge=1)] = Field(100, description="KPIs one query may ask for.")
+
+
 class ProjectConfig(_Model):
     """kpi.yml."""
 
@@ -252,3 +274,4 @@ class ProjectConfig(_Model):
     )
     plugins: list[str] = Field(default_factory=list, description="Local pluggy plugin modules.")
     sources: dict[Name, SourceConfig] = Field(default_factory=dict)
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="The HTTP API (kpi serve).")

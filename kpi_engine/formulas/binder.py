@@ -136,6 +136,25 @@ class Binder:
         except _Failed:
             raise self._failed[name] from None
 
+    def uses(self, name: str) -> list[str]:
+        """The KPIs a KPI's formula names directly (outside aggregates), in order."""
+        entry = self.catalog.kpis[name]
+        names: list[str] = []
+        stack = [parse_formula(f.FormulaText.of(entry, "formula"))]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, f.Call) and node.name in self.catalog.functions \
+                    and self.catalog.functions[node.name].kind == "aggregate":
+                continue
+            if isinstance(node, f.Ref) and node.qualifier is None and node.name in self.catalog.kpis:
+                names.append(node.name)
+            stack.extend(reversed(list(node.children())))
+        return list(dict.fromkeys(names))
+
+    def datasets_of(self, name: str) -> list[str]:
+        """The datasets a KPI reads (its aggregates' and those of the KPIs it uses), in order."""
+        return list(dict.fromkeys(atom.dataset for atom in atoms_of(self.metric(name))))
+
     def kpi_filter(self, name: str) -> f.Node | None:
         self.metric(name)
         return self._filters.get(name)
