@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -29,15 +30,19 @@ from .compiler.dialects import check_tested, dialect_for
 from .compiler.query import Query
 from .sources.base import Connection, Connector
 from .sources.registry import Sources
+from .sources.timeouts import Deadline, execute_within
 from .definitions.files import definition_files, load_definitions, validate_model
-from .errors import DefinitionError, KpiError, QueryError, SourceError, raise_all, unknown
+from .errors import DefinitionError, KpiError, QueryError, SourceError, Span, raise_all, unknown
 from .definitions.loader import YamlDocument, display_path, load_yaml_file
 from .definitions.discovery import PROJECT_FILE, find_project
 from .definitions.model import Dataset, Kpi, ProjectConfig
 from .plugins import PluginRegistry, get_plugin_manager
 from .result import Result
+from .timezones import zone
+from .compiler.periods import Calendar
 from .sources.rows import with_booleans
-from .definitions.validation import validate_catalog
+from .definitions.validation import validate_catalog, validate_serve
+from .formulas import syntax
 
 __all__ = ["PROJECT_FILE", "Project", "find_project", "load"]
 
@@ -71,6 +76,8 @@ def load(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | Non
     project.inputs = _Inputs(config_path, files, [p for p, _ in local_plugins], list(config.definitions),
                              {**catalog.variables, **(document.variables if document else {})})
     errors += project._check()
+    if document is not None:
+        errors += validate_serve(config.serve, document, catalog, functools.partial(_condition_names, project.binder, document))
     raise_all(_in_file_order(errors, files))
     return project
 
@@ -84,6 +91,13 @@ class _Inputs:
     plugins: list[Path]
     definitions: list[str]  # the definitions: entries the files were found from
     variables: dict[str, str | None]
+
+
+def _condition_names(binder: Binder, document: YamlDocument, path: tuple, text: str) -> list[tuple[str, Span]]:
+    """The names a row condition written in kpi.yml (a token's ``where``) reads, each with its place."""
+    formula = syntax.FormulaText(text, document.text_map(path, text), "access filter")
+    node = binder.bind_where(formula, ())
+    return [(n.name, formula.span(n)) for n in syntax.walk(node) if isinstance(n, syntax.Ref)]
 
 
 def _in_file_order(errors: list[KpiError], files: list[Path]) -> list[KpiError]:
@@ -208,30 +222,36 @@ class Project:
     # -------------------------------------------------------------- queries
     def compile(self, kpis: Iterable[str] | str, *, dialect: str | None = None, grain: str = "month",
                 by: Iterable[str] | str | None = (), where: str | None = None, start: Any = None,
-                end: Any = None, filters: Iterable[str] = ()) -> str:
+                end: Any = None, filters: Iterable[str] = (), timezone: str | None = None) -> str:
         """The SQL of a query, in ``dialect`` (default: the dialect of the source it reads)."""
-        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end, filters=filters)
+        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end, filters=filters,
+                             timezone=timezone)
         return self.compiled(query, dialect).sql
 
     def query(self, kpis: Iterable[str] | str, *, grain: str = "month", by: Iterable[str] | str | None = (),
-              where: str | None = None, start: Any = None, end: Any = None, filters: Iterable[str] = ()) -> Result:
+              where: str | None = None, start: Any = None, end: Any = None, filters: Iterable[str] = (),
+              timeout: float | None = None, timezone: str | None = None) -> Result:
         """Run a query; rows ordered by period, then dimensions (nulls last).
 
         KPIs of different sources run as one query per source, merged on the period and dimensions.
         ``filters`` are row conditions over dimensions forced onto every dataset the query reads
         (row-level access: no ``where`` can widen them); a dataset without one of their dimensions
-        makes the query a ``ForbiddenError``.
+        makes the query a ``ForbiddenError``. ``timeout`` limits the whole query to that many seconds:
+        past it, the statement running is stopped on the engine and a ``QueryTimeoutError`` raised
+        (``sources.timeouts``). ``timezone`` cuts the periods in that zone instead of the calendar's.
         """
-        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end, filters=filters)
+        deadline = Deadline.after(timeout)
+        query = Query.create(kpis, grain=grain, by=by, where=where, start=start, end=end, filters=filters,
+                             timezone=timezone)
         groups = self.sources.by_source(self.binder, query.kpis)
         if len(groups) <= 1:
-            return self._run(query)
-        return self._run_several(query, [tuple(names) for names in groups.values()])
+            return self._run(query, deadline)
+        return self._run_several(query, [tuple(names) for names in groups.values()], deadline)
 
-    def _run_several(self, query: Query, groups: list[tuple[str, ...]]) -> Result:
+    def _run_several(self, query: Query, groups: list[tuple[str, ...]], deadline: Deadline | None = None) -> Result:
         """One query per source, over the same periods: a missing --from/--to is the earliest (latest)
         period with rows in any of them."""
-        results = [self._run(dataclasses.replace(query, kpis=names)) for names in groups]
+        results = [self._run(dataclasses.replace(query, kpis=names), deadline) for names in groups]
         if query.grain != "all" and (query.start is None or query.end is None):
             ranges = [(r.rows[0][0], r.rows[-1][0]) for r in results if r.rows]
             if ranges:
@@ -239,35 +259,52 @@ class Project:
                 bounded = dataclasses.replace(query, start=query.start or dt.date.fromisoformat(lo),
                                               end=query.end or dt.date.fromisoformat(hi))
                 results = [r if r.rows and (r.rows[0][0], r.rows[-1][0]) == (lo, hi)
-                           else self._run(dataclasses.replace(bounded, kpis=names))
+                           else self._run(dataclasses.replace(bounded, kpis=names), deadline)
                            for r, names in zip(results, groups)]
-        parts = [(r, self._empty_values(dataclasses.replace(query, kpis=names))) for r, names in zip(results, groups)]
+        parts = [(r, self._empty_values(dataclasses.replace(query, kpis=names), deadline))
+                 for r, names in zip(results, groups)]
         return _merge(parts, query)
 
-    def _empty_values(self, query: Query) -> tuple:
+    def _empty_values(self, query: Query, deadline: Deadline | None = None) -> tuple:
         """The values of the query's KPIs over no rows, computed by their own engine."""
         compiled = self.compiled(query)
-        connection = self.connection(self._source_of_query(query))
-        _, rows = connection.execute(compiled.empty_sql)
+        connection, (_, rows) = self._execute(self._source_of_query(query), compiled.empty_sql, deadline)
         offset = len(compiled.columns) - len(compiled.kpis)
         return with_booleans(rows, [i - offset for i in self.boolean_positions(compiled, connection)])[0]
 
-    def _run(self, query: Query) -> Result:
+    def _execute(self, source: str, sql: str, deadline: Deadline | None) -> tuple[Connection, tuple[list, list]]:
+        """This thread's connection to ``source`` and what ``sql`` gives on it, within the query's deadline."""
+        connection = self.connection(source)
+        forget = functools.partial(self.sources.forget, source, connection)
+        return connection, execute_within(connection, sql, deadline, forget)
+
+    def _run(self, query: Query, deadline: Deadline | None = None) -> Result:
         compiled = self.compiled(query)
-        connection = self.connection(self._source_of_query(query))
         try:
-            _, rows = connection.execute(compiled.sql)
+            connection, (_, rows) = self._execute(self._source_of_query(query), compiled.sql, deadline)
         except SourceError:
             self._explain_failure(compiled)
             raise
         rows = with_booleans(rows, self.boolean_positions(compiled, connection))
         kpis_meta = {name: self.catalog.kpis[name].model for name in compiled.kpis}
         result = Result(list(compiled.columns), rows, compiled.sql, kpis_meta, compiled.dimensions, compiled.grain)
-        return result.sorted().marked_partial(self.today())
+        calendar = self.calendar_of(query)
+        return result.sorted().marked_partial(self.today(calendar.timezone), calendar)
 
-    def today(self) -> dt.date:
-        """The day the current instant falls on: its period is still in progress (partial)."""
-        return dt.datetime.now(dt.timezone.utc).date()
+    def today(self, timezone: str | None = None) -> dt.date:
+        """The local day the current instant falls on (in the calendar's zone): its period is still in
+        progress (partial)."""
+        return dt.datetime.now(zone(timezone or self.calendar.timezone)).date()
+
+    @property
+    def calendar(self) -> Calendar:
+        """How periods are cut: kpi.yml's ``calendar:`` (UTC, weeks from Monday, fiscal year from January)."""
+        config = self.config.calendar
+        return Calendar(config.timezone, config.week_start, config.fiscal_year_start)
+
+    def calendar_of(self, query: Query) -> Calendar:
+        """The project's calendar, in the query's time zone when it names one."""
+        return self.calendar if query.timezone is None else dataclasses.replace(self.calendar, timezone=query.timezone)
 
     def boolean_positions(self, compiled: CompiledQuery, connection: Connection) -> list[int]:
         """The result columns to turn from 0/1 into false/true, on an engine without booleans."""
@@ -292,7 +329,8 @@ class Project:
             if dialect is not None and (problem := check_tested(dialect)) is not None:
                 raise QueryError(problem, code="dialect")
             target = dialect_for(dialect) if dialect else self.sources.dialect(self._source_of_query(query))
-            compiler = QueryCompiler(self.catalog, self.binder, target, self.sources.relation, self.sources.source_of)
+            compiler = QueryCompiler(self.catalog, self.binder, target, self.sources.relation, self.sources.source_of,
+                                     calendar=self.calendar, time_kind=self.sources.time_kind)
             compiled = compiler.compile(query)
             self._compiled[key] = compiled
             return compiled

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .compiler.periods import current_period
+from .compiler.periods import UTC, Calendar, current_period
 
 if TYPE_CHECKING:
     from .definitions.model import Kpi
@@ -35,11 +35,11 @@ class Result:
     #: the periods still in progress (the one holding the current instant), as their labels
     partial_periods: list[str] = field(default_factory=list)
 
-    def marked_partial(self, today: dt.date) -> Result:
-        """A copy with ``partial_periods``: the reported period that holds ``today``, if any."""
+    def marked_partial(self, today: dt.date, calendar: Calendar = UTC) -> Result:
+        """A copy with ``partial_periods``: the reported period that holds ``today`` (a local day), if any."""
         if "period" not in self.columns:
             return self
-        label = current_period(today, self.grain)
+        label = current_period(today, self.grain, calendar)
         return dataclasses.replace(self, partial_periods=[label] if label in self.column("period") else [])
 
     def __len__(self) -> int:

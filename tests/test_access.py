@@ -90,9 +90,9 @@ def test_describe_a_kpi(project):
 
 
 def test_the_period_holding_today_is_partial(project, monkeypatch):
-    monkeypatch.setattr(type(project), "today", lambda self: D(2025, 2, 14))
+    monkeypatch.setattr(type(project), "today", lambda self, timezone=None: D(2025, 2, 14))
     result = project.query(["volume"])
     assert result.partial_periods == ["2025-02-01"]
     assert project.query(["volume"], grain="all").partial_periods == []
-    monkeypatch.setattr(type(project), "today", lambda self: D(2026, 1, 1))
+    monkeypatch.setattr(type(project), "today", lambda self, timezone=None: D(2026, 1, 1))
     assert project.query(["volume"]).partial_periods == []

@@ -653,7 +653,18 @@ RULES = [
     ("count() / nullif(count())", 24, "arity", "nullif() takes 2 arguments: nullif(a, b)", None),
     ("count(x, y)", 14, "arity",
      "count() takes 0 to 1 arguments: count() | count(*) | count(x) | count(dataset.*)", None),
-    ("growth(count(), 2)", 14, "arity", "growth() takes 1 argument: growth(x)", None),
+    ("growth(count(), 2, year, 1)", 14, "arity",
+     "growth() takes 1 to 3 arguments: growth(x) | growth(x, n) | growth(x, n, unit)", None),
+    ("previous(count(), 1, decade)", 35, "bad-argument",
+     "previous() unit must be one of day, week, month, quarter, year; got 'decade'", None),
+    ("growth(count(), 1, 'yaer')", 33, "bad-argument",
+     "growth() unit must be one of day, week, month, quarter, year; got 'yaer'; did you mean 'year'?", None),
+    ("previous(count(), 0, year)", 32, "bad-argument",
+     "previous() takes a whole number of units from 1 to 100,000 as its second argument", None),
+    ("count(where period_days() > 28)", 26, "period-not-allowed",
+     "period_days() is not allowed inside aggregate count(): it is a number of the period, not of a row",
+     "use it outside aggregates: count() / period_days()"),
+    ("count() / period_days(1)", 24, "arity", "period_days() takes no arguments: period_days()", None),
     ("count(tickts.*)", 20, "unknown-dataset", "unknown dataset or join 'tickts'; did you mean 'tickets'?", None),
     ("sum(custmer.plan)", 18, "unknown-dataset", "unknown dataset or join 'custmer'; did you mean 'customer'?",
      None),
@@ -684,9 +695,9 @@ RULES = [
     ("percentile(x, 2)", 28, "bad-argument", "percentile() takes p between 0 and 1, e.g. percentile(x, 0.9)",
      None),
     ("to_date(count(), decade)", 31, "bad-argument",
-     "to_date() grain must be one of week, month, quarter, year; got 'decade'", None),
+     "to_date() grain must be one of week, month, quarter, year, fiscal_quarter, fiscal_year; got 'decade'", None),
     ("to_date(count(), quartr)", 31, "bad-argument",
-     "to_date() grain must be one of week, month, quarter, year; got 'quartr'; did you mean 'quarter'?", None),
+     "to_date() grain must be one of week, month, quarter, year, fiscal_quarter, fiscal_year; got 'quartr'; did you mean 'quarter'?", None),
     ("sum(*)", 18, "syntax", "'*' can only be the argument of count(), not sum()", None),
     ("previous(*)", 23, "syntax", "'*' can only be the argument of count()", None),
     ("sum(orders.amount + customers.x)", 14, "two-datasets",
@@ -1001,6 +1012,11 @@ kpis:
     formula: previous(count())
   target_rate:
     formula: 0.25
+  opened_last_week:
+    dataset: tickets
+    formula: previous(count(), 1, week)
+  days:
+    formula: period_days()
 """
 TABLES = {
     "tickets": (["ticket_id", "created_at", "channel", "customer_id"],
@@ -1024,7 +1040,7 @@ QUERY_ERRORS = [
     (["opend"], {}, "unknown-kpi", "unknown KPI 'opend'; did you mean 'opened'?"),
     ([], {}, "no-kpi", "no KPI to compute: name at least one (or use --all)"),
     (["opened"], {"grain": "wek"}, "bad-grain",
-     "unknown grain 'wek'; did you mean 'week'? (one of day, week, month, quarter, year, all)"),
+     "unknown grain 'wek'; did you mean 'week'? (one of day, week, month, quarter, year, fiscal_quarter, fiscal_year, all)"),
     (["opened"], {"start": "2025-03-01", "end": "2025-01-01"}, "bad-range",
      "--from 2025-03-01 is after --to 2025-01-01"),
     (["opened"], {"start": "2025-13-01"}, "bad-date", "--from '2025-13-01' is not a date; write it as YYYY-MM-DD"),
@@ -1036,7 +1052,23 @@ QUERY_ERRORS = [
     (["opened"], {"by": ["period"]}, "bad-by", "'period' cannot be a --by dimension: it is the period column"),
     (["target_rate"], {"start": "2025-01-01"}, "no-periods",
      "these KPIs read no dataset, so no period has rows: give --from and --to"),
+    (["days"], {"grain": "all", "end": "2025-01-31"}, "no-periods",
+     "period_days() at --grain all counts the days from the first to the last with rows, "
+     "and these KPIs read no dataset: give --from and --to"),
 ]
+
+
+@pytest.mark.parametrize("method", ["query", "compile"])
+@pytest.mark.parametrize(("grain", "hint"), [("month", "month, quarter or year"),
+                                             ("fiscal_year", "year")])
+def test_a_unit_finer_than_the_grain_is_reported_at_its_call(helpdesk, method, grain, hint):
+    with pytest.raises(QueryError) as info:
+        getattr(helpdesk, method)(["opened_last_week"], grain=grain)
+    error = info.value
+    assert (error.code, error.message, error.hint) == (
+        "bad-grain", f"previous(..., 1, week) cannot be read at --grain {grain}: a week is shorter than a "
+        f"{grain.replace('_', ' ')}", f"query with --grain week, or use a unit of {hint}")
+    assert position(error, helpdesk.root) == "definitions/main.yml:34:14"
 
 
 @pytest.mark.parametrize("method", ["query", "compile"])

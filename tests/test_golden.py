@@ -57,6 +57,18 @@ CASES = {
     "revenue_ytd": (
         "to_date(revenue, year) by day in March: daily revenue summed from 1 January, restarting each year",
         dict(kpis=["revenue_ytd"], grain="day", start="2025-03-01", end="2025-03-31")),
+    "revenue_same_day_last_year": (
+        "previous(revenue, 1, year) by day: a year back is 365 or 366 days, so each day joins the day "
+        "with its date a year earlier (28 February for the 29th) rather than a LAG",
+        dict(kpis=["revenue", "revenue_same_day_last_year"], grain="day", start="2024-02-27", end="2024-03-01")),
+    "revenue_per_day": (
+        "revenue / period_days() by quarter: the days of each quarter from its first day and the next one's",
+        dict(kpis=["revenue_per_day"], grain="quarter", **Q1)),
+    "ticket_volume_sao_paulo": (
+        "ticket volume by week cut in America/Sao_Paulo: naive UTC times read as local wall time, rows "
+        "read a day wider than the range, the local period deciding",
+        dict(kpis=["ticket_volume"], grain="week", timezone="America/Sao_Paulo", start="2025-01-01",
+             end="2025-01-31")),
     "support_summary": (
         "four ticket KPIs over the quarter (grain all): one scan of tickets by created_at, one by resolved_at",
         dict(kpis=["ticket_volume", "backlog_change", "first_response_time", "complaint_rate"], grain="all",

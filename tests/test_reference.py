@@ -723,3 +723,300 @@ def test_load_definitions_reads_yaml(tmp_path):
     _, rows = evaluate(definitions, {"sales": SALES}, ["web_share"], **JAN_APR)
     # web rows: Jan 1 of 2 (10 web, 20 app), Feb 1 of 1, Mar none, Apr 4 of 4
     assert rows == [("2025-01-01", 0.5), ("2025-02-01", 1.0), ("2025-03-01", None), ("2025-04-01", 1.0)]
+
+
+# --- the business calendar (time zones, week start, fiscal years) ---------------------------
+
+UTC = dt.timezone.utc
+
+
+def events(kpis: dict[str, str], rows: list[dict[str, Any]], *, data_zone: str | None = None,
+           calendar: dict[str, Any] | None = None, **query):
+    """KPIs over one dataset ``events`` placed by ``at`` (naive times in ``data_zone``, default UTC)."""
+    body: dict[str, Any] = {"time": "at"}
+    if data_zone:
+        body["timezone"] = data_zone
+    return run({name: kpi(formula, dataset="events") for name, formula in kpis.items()},
+               datasets={"events": body}, data={"events": rows}, calendar=calendar, **query)
+
+
+# Sao Paulo's DST began on 2018-11-04 at 00:00 (-03 -> -02: that day has 23 hours, from 03:00 UTC
+# to 02:00 UTC the next day) and ended on 2019-02-17 at 00:00 (-02 -> -03: 23:00-23:59 on Feb 16 twice).
+SAO_PAULO_DST_START = [
+    {"at": T(2018, 11, 3, 3, 0)},  # 00:00 -03 on Nov 3
+    {"at": T(2018, 11, 4, 2, 59, 59)},  # 23:59:59 -03 on Nov 3
+    {"at": T(2018, 11, 4, 3, 0)},  # 01:00 -02 on Nov 4: its first instant
+    {"at": T(2018, 11, 5, 1, 59, 59)},  # 23:59:59 -02 on Nov 4: its last second
+    {"at": T(2018, 11, 5, 2, 0)},  # 00:00 -02 on Nov 5
+]
+
+
+def test_a_sao_paulo_day_of_23_hours_counts_its_rows():
+    kpis = {"n": "count()", "hours": "sum(hour(at))", "days": "period_days()"}
+    window = {"grain": "day", "start": D(2018, 11, 3), "end": D(2018, 11, 5)}
+    _, rows = events(kpis, SAO_PAULO_DST_START, calendar={"timezone": "America/Sao_Paulo"}, **window)
+    assert rows == [
+        ("2018-11-03", 2, 0 + 23, 1),
+        ("2018-11-04", 2, 1 + 23, 1),  # no local hour 0: midnight was skipped
+        ("2018-11-05", 1, 0, 1),
+    ]
+    # the same rows in a UTC calendar: Nov 3 = 03:00; Nov 4 = 02:59:59, 03:00; Nov 5 = 01:59:59, 02:00
+    _, rows = events(kpis, SAO_PAULO_DST_START, **window)
+    assert rows == [("2018-11-03", 1, 3, 1), ("2018-11-04", 2, 2 + 3, 1), ("2018-11-05", 2, 1 + 2, 1)]
+    # the query's zone wins over the calendar's
+    _, rows = events(kpis, SAO_PAULO_DST_START, timezone="America/Sao_Paulo", **window)
+    assert [r[1] for r in rows] == [2, 2, 1]
+
+
+SHIFTS = [
+    # naive wall times of Sao Paulo (the dataset's timezone)
+    # 2018-11-03 12:00 -03 = 15:00 UTC; 2018-11-04 12:00 -02 = 14:00 UTC: 23 hours apart
+    {"opened_at": T(2018, 11, 3, 12), "closed_at": T(2018, 11, 4, 12)},
+    # 00:30 on Nov 4 is in the gap: read with the offset before it (-03) = 03:30 UTC = 01:30 -02;
+    # 02:00 -02 = 04:00 UTC: half an hour
+    {"opened_at": T(2018, 11, 4, 0, 30), "closed_at": T(2018, 11, 4, 2)},
+    # 23:30 on Feb 16 2019 happened twice: the first one (-02) = 01:30 UTC; 00:30 -03 = 03:30 UTC: 2 hours
+    {"opened_at": T(2019, 2, 16, 23, 30), "closed_at": T(2019, 2, 17, 0, 30)},
+]
+
+
+def test_elapsed_time_is_real_time_across_dst_and_row_functions_see_the_calendar_zone():
+    datasets = {"shifts": {"time": "opened_at", "timezone": "America/Sao_Paulo"}}
+    kpis = {"hours": kpi("sum(hours_between(opened_at, closed_at))", dataset="shifts"),
+            "opened_hour": kpi("sum(hour(opened_at))", dataset="shifts"),
+            "days": kpi("count_distinct(date(opened_at))", dataset="shifts")}
+    window = {"start": D(2018, 11, 1), "end": D(2019, 2, 28)}
+    _, rows = run(kpis, datasets=datasets, data={"shifts": SHIFTS},
+                  calendar={"timezone": "America/Sao_Paulo"}, **window)
+    assert rows == [
+        ("2018-11-01", 23.5, 12 + 1, 2),  # 23 + 0.5 hours; opened at 12:00 and 01:30 (after the gap)
+        ("2018-12-01", 0, 0, 0),
+        ("2019-01-01", 0, 0, 0),
+        ("2019-02-01", 2.0, 23, 1),
+    ]
+    # a UTC calendar: the same instants, their UTC wall times (15:00, 03:30, 01:30 on Feb 17)
+    _, rows = run(kpis, datasets=datasets, data={"shifts": SHIFTS}, **window)
+    assert rows[0] == ("2018-11-01", 23.5, 15 + 3, 2) and rows[3] == ("2019-02-01", 2.0, 1, 1)
+
+
+def test_the_repeated_hour_of_a_naive_time_from_another_zone():
+    # naive Berlin times (+01:00) in a Sao Paulo calendar, around the end of its DST (02:00 UTC on Feb 17)
+    rows = [
+        {"at": T(2019, 2, 17, 2, 30)},  # 01:30 UTC = 23:30 -02 on Feb 16
+        {"at": T(2019, 2, 17, 3, 30)},  # 02:30 UTC = 23:30 -03 on Feb 16 (the repeated hour)
+        {"at": T(2019, 2, 17, 4, 0)},  # 03:00 UTC = 00:00 -03 on Feb 17
+    ]
+    _, out = events({"n": "count()", "hours": "sum(hour(at))"}, rows, data_zone="Europe/Berlin",
+                    calendar={"timezone": "America/Sao_Paulo"}, grain="day",
+                    start=D(2019, 2, 16), end=D(2019, 2, 17))
+    assert out == [("2019-02-16", 2, 46), ("2019-02-17", 1, 0)]
+
+
+def test_zones_with_quarter_hour_offsets():
+    rows = [
+        {"at": dt.datetime(2024, 12, 31, 18, 29, 59, tzinfo=UTC)},  # Kolkata Dec 31 23:59:59; Kathmandu Jan 1 00:14:59
+        {"at": dt.datetime(2025, 1, 31, 18, 14, 59, tzinfo=UTC)},  # Kolkata 23:44:59; Kathmandu 23:59:59 (Jan 31)
+        {"at": dt.datetime(2025, 1, 31, 18, 15, tzinfo=UTC)},  # Kolkata 23:45 Jan 31; Kathmandu 00:00 Feb 1
+        {"at": dt.datetime(2025, 1, 31, 18, 30, tzinfo=UTC)},  # Kolkata 00:00 Feb 1; Kathmandu 00:15 Feb 1
+    ]
+    window = {"start": D(2024, 12, 1), "end": D(2025, 2, 28)}
+    # aware values are instants: the dataset's timezone does not apply to them
+    counts = {zone: [r[1] for r in events({"n": "count()"}, rows, data_zone="America/New_York",
+                                          calendar={"timezone": zone}, **window)[1]]
+              for zone in ("Asia/Kolkata", "Asia/Kathmandu", "UTC")}
+    assert counts == {"Asia/Kolkata": [1, 2, 1], "Asia/Kathmandu": [0, 2, 2], "UTC": [1, 3, 0]}
+
+
+def test_date_columns_are_never_shifted():
+    rows = [{"at": D(2025, 1, 1)}, {"at": D(2025, 1, 31)}, {"at": D(2025, 2, 1)}]
+    kpis = {"n": "count()", "wednesdays": "count(where day_of_week(at) = 3)", "first": "min(date(at))"}
+    for zone in ("America/Sao_Paulo", "Asia/Kathmandu"):
+        _, out = events(kpis, rows, data_zone="Europe/Berlin", calendar={"timezone": zone},
+                        start=D(2025, 1, 1), end=D(2025, 2, 28))
+        # 2025-01-01 is a Wednesday; Jan 31 a Friday; Feb 1 a Saturday
+        assert out == [("2025-01-01", 2, 1, "2025-01-01"), ("2025-02-01", 1, 0, "2025-02-01")], zone
+
+
+def test_sqlite_text_offset_is_an_instant_plain_text_is_naive_and_a_bare_date_a_date():
+    rows = [
+        {"at": "2025-01-31 23:30:00"},  # naive Berlin (+01:00): 22:30 UTC, Jan 31
+        {"at": "2025-02-01 00:30:00"},  # naive Berlin: 23:30 UTC, Jan 31
+        {"at": "2025-01-31T23:30:00-03:00"},  # an instant: 02:30 UTC, Feb 1
+        {"at": "2025-01-31T22:59:59Z"},  # an instant: Jan 31
+        {"at": "2025-02-01"},  # a calendar date: Feb 1, midnight
+    ]
+    _, out = events({"n": "count()", "hours": "sum(hour(at))"}, rows, data_zone="Europe/Berlin",
+                    start=D(2025, 1, 1), end=D(2025, 2, 28))
+    assert out == [("2025-01-01", 3, 22 + 23 + 22), ("2025-02-01", 2, 2 + 0)]
+
+
+def test_week_start():
+    rows = [{"at": T(2025, 1, 3, 12)}, {"at": T(2025, 1, 4)}, {"at": T(2025, 1, 5, 23, 59)}, {"at": T(2025, 1, 6)}]
+    # Fri 3, Sat 4, Sun 5, Mon 6 January 2025
+    expected = {
+        "monday": [("2024-12-30", 3), ("2025-01-06", 1)],  # Fri, Sat, Sun | Mon
+        "sunday": [("2024-12-29", 2), ("2025-01-05", 2)],  # Fri, Sat | Sun, Mon
+        "saturday": [("2024-12-28", 1), ("2025-01-04", 3)],  # Fri | Sat, Sun, Mon
+    }
+    for week_start, want in expected.items():
+        _, out = events({"n": "count()"}, rows, calendar={"week_start": week_start}, grain="week",
+                        start=D(2025, 1, 1), end=D(2025, 1, 6))
+        assert out == want, week_start
+    # to_date(x, week) at day grain starts on the calendar's week start: Sat 4 .. Mon 6 = 3 rows
+    _, out = events({"wtd": "to_date(count(), week)"}, rows, calendar={"week_start": "saturday"},
+                    grain="day", start=D(2025, 1, 6), end=D(2025, 1, 6))
+    assert out == [("2025-01-06", 3)]
+
+
+FISCAL_EDGES = [
+    {"at": T(2025, 3, 31, 23, 59, 59)},  # fiscal year 2024 (starting April)
+    {"at": T(2025, 4, 1)},  # fiscal year 2025: its first instant
+    {"at": T(2026, 3, 31, 23, 59, 59)},  # fiscal year 2025: its last second
+    {"at": T(2026, 4, 1)},  # fiscal year 2026
+]
+
+
+def test_fiscal_year_2025_starting_in_april_is_april_2025_to_march_2026():
+    _, out = events({"n": "count()", "p": "previous(count())", "days": "period_days()"}, FISCAL_EDGES,
+                    calendar={"fiscal_year_start": 4}, grain="fiscal_year",
+                    start=D(2023, 6, 1), end=D(2026, 4, 1))
+    assert out == [
+        ("2023-04-01", 0, 0, 366),  # 2023-04-01 .. 2024-03-31 holds Feb 29 2024
+        ("2024-04-01", 1, 0, 365),
+        ("2025-04-01", 2, 1, 365),
+        ("2026-04-01", 1, 2, 365),
+    ]
+    # the same rows by calendar year: 2025 = Mar 31 2025 and Apr 1 2025; 2026 = the other two
+    _, out = events({"n": "count()"}, FISCAL_EDGES, calendar={"fiscal_year_start": 4}, grain="year")
+    assert out == [("2025-01-01", 2), ("2026-01-01", 2)]
+
+
+def test_fiscal_quarters_and_to_date_of_a_fiscal_year():
+    rows = [{"at": T(2025, 1, 31, 23)}, {"at": T(2025, 2, 1)}, {"at": T(2025, 4, 30, 12)}, {"at": T(2025, 5, 1)}]
+    # fiscal year from February: quarters Nov-Jan, Feb-Apr, May-Jul, Aug-Oct; FY2024 = 2024-02-01 .. 2025-01-31
+    _, out = events({"n": "count()", "ytd": "to_date(count(), fiscal_year)", "days": "period_days()"}, rows,
+                    calendar={"fiscal_year_start": 2}, grain="fiscal_quarter",
+                    start=D(2024, 12, 15), end=D(2025, 5, 1))
+    assert out == [
+        ("2024-11-01", 1, 1, 30 + 31 + 31),  # Nov, Dec, Jan
+        ("2025-02-01", 2, 2, 28 + 31 + 30),  # Feb, Mar, Apr; a new fiscal year
+        ("2025-05-01", 1, 3, 31 + 30 + 31),
+    ]
+    # month grain, to_date of a fiscal quarter: Apr 2025 = Feb..Apr = 2 rows
+    _, out = events({"qtd": "to_date(count(), fiscal_quarter)"}, rows, calendar={"fiscal_year_start": 2},
+                    start=D(2025, 4, 1), end=D(2025, 5, 31))
+    assert out == [("2025-04-01", 2), ("2025-05-01", 1)]
+
+
+LEAP = [
+    {"at": T(2023, 2, 28, 12)}, {"at": T(2023, 2, 28, 13)},
+    {"at": T(2023, 3, 31, 8)}, {"at": T(2023, 3, 31, 9)},
+    {"at": T(2024, 2, 28, 10)},
+    {"at": T(2024, 2, 29)}, {"at": T(2024, 2, 29, 12)}, {"at": T(2024, 2, 29, 23, 59, 59)},
+    {"at": T(2024, 3, 31, 9)},
+]
+
+
+def test_previous_with_a_unit_at_day_grain_takes_the_months_last_day():
+    kpis = {"n": "count()", "pm": "previous(count(), 1, month)", "gm": "growth(count(), 1, month)",
+            "py": "previous(count(), 1, year)", "p2": "previous(count(), 2)"}
+    _, out = events(kpis, LEAP, grain="day", start=D(2024, 3, 28), end=D(2024, 3, 31))
+    assert out == [
+        ("2024-03-28", 0, 1, -1.0, 0, 0),  # Feb 28: 1 row; 2023-03-28: none; Mar 26: none
+        ("2024-03-29", 0, 3, -1.0, 0, 0),  # Feb 29: 3 rows
+        ("2024-03-30", 0, 3, -1.0, 0, 0),  # Feb 30 does not exist: Feb 29
+        ("2024-03-31", 1, 3, pytest.approx(-2 / 3), 2, 0),  # Feb 29; 2023-03-31: 2 rows; (1 - 3) / 3
+    ]
+    _, out = events({"n": "count()", "py": "previous(count(), 1, year)"}, LEAP, grain="day",
+                    start=D(2024, 2, 28), end=D(2024, 2, 29))
+    assert out == [("2024-02-28", 1, 2), ("2024-02-29", 3, 2)]  # 2023-02-29 does not exist: Feb 28
+
+
+def test_previous_with_a_unit_at_week_grain_depends_on_the_week_start():
+    kpis = {"n": "count()", "pm": "previous(count(), 1, month)"}
+    # Sunday weeks: 2024-03-31 starts one; a month before is Feb 29 (Thu), in the week from Sun Feb 25: 1 + 3 rows
+    _, out = events(kpis, LEAP, calendar={"week_start": "sunday"}, grain="week",
+                    start=D(2024, 3, 31), end=D(2024, 3, 31))
+    assert out == [("2024-03-31", 1, 4)]
+    # Monday weeks: the week holding Mar 31 starts Mar 25; a month before is Sun Feb 25, in the week Feb 19-25
+    _, out = events(kpis, LEAP, grain="week", start=D(2024, 3, 31), end=D(2024, 3, 31))
+    assert out == [("2024-03-25", 1, 0)]
+
+
+def test_previous_one_year_at_month_grain_is_the_same_month_last_year():
+    _, out = events({"n": "count()", "py": "previous(count(), 1, year)", "gy": "growth(count(), 1, year)"},
+                    LEAP, grain="month", start=D(2024, 2, 1), end=D(2024, 3, 31))
+    # Feb 2024: 4 rows, Feb 2023: 2; Mar 2024: 1, Mar 2023: 2
+    assert out == [("2024-02-01", 4, 2, 1.0), ("2024-03-01", 1, 2, -0.5)]
+
+
+def test_stocks_open_just_before_the_local_midnight():
+    customers = [
+        # Kolkata is UTC+05:30: local midnight of Feb 1 is 18:30 UTC on Jan 31
+        {"signup_at": T(2025, 1, 31, 18, 29, 59), "churned_at": None},  # Jan 31 23:59:59 local
+        {"signup_at": T(2025, 1, 31, 18, 30), "churned_at": None},  # Feb 1 00:00 local: new in Feb
+        {"signup_at": T(2025, 1, 10), "churned_at": T(2025, 2, 28, 18, 30)},  # ends at Mar 1 00:00 local
+        {"signup_at": T(2025, 1, 5), "churned_at": T(2025, 1, 31, 18, 30)},  # ends at Feb 1 00:00 local
+    ]
+    datasets = {"customers": {"time": "signup_at", "active": {"from": "signup_at", "to": "churned_at"}}}
+    kpis = {"opening": kpi("count(*, at=start)", dataset="customers"),
+            "new": kpi("count()", dataset="customers"),
+            "ended": kpi("count(*, time=churned_at)", dataset="customers"),
+            "closing": kpi("count(*, at=end)", dataset="customers")}
+    _, out = run(kpis, datasets=datasets, data={"customers": customers}, calendar={"timezone": "Asia/Kolkata"},
+                 start=D(2025, 1, 1), end=D(2025, 3, 31))
+    assert out == [
+        ("2025-01-01", 0, 3, 0, 3),  # new: the first, third and fourth; the second opens Feb
+        ("2025-02-01", 3, 1, 1, 3),  # the fourth ends exactly at Feb's first instant: in its opening stock
+        ("2025-03-01", 3, 0, 1, 2),  # the third ends exactly at Mar's first instant
+    ]
+
+
+def test_period_days():
+    rows = [
+        {"at": T(2025, 1, 1, 3)},  # New York: 2024-12-31 22:00
+        {"at": T(2025, 1, 10, 12)},
+        {"at": T(2025, 1, 31, 5)},  # New York: 2025-01-31 00:00
+    ]
+    kpis = {"days": kpi("period_days()", dataset=None), "rate": kpi("count() / period_days()", dataset="events")}
+    datasets = {"events": {"time": "at"}}
+    ny = {"timezone": "America/New_York"}
+    # grain all without bounds: the first to the last local day with rows
+    _, out = run(kpis, datasets=datasets, data={"events": rows}, grain="all", calendar=ny)
+    assert out == [(32, pytest.approx(3 / 32))]  # 2024-12-31 .. 2025-01-31
+    _, out = run(kpis, datasets=datasets, data={"events": rows}, grain="all")
+    assert out == [(31, pytest.approx(3 / 31))]  # UTC: 2025-01-01 .. 2025-01-31
+    # grain all with bounds: the days of the range, whatever the rows
+    _, out = run(kpis, datasets=datasets, data={"events": rows}, grain="all", calendar=ny,
+                 start=D(2025, 1, 5), end=D(2025, 1, 20))
+    assert out == [(16, pytest.approx(1 / 16))]
+    _, out = run(kpis, datasets=datasets, data={"events": rows}, grain="month", calendar=ny,
+                 start=D(2024, 2, 1), end=D(2024, 3, 31))
+    assert out == [("2024-02-01", 29, 0.0), ("2024-03-01", 31, 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("formula", "grain", "calendar", "message"),
+    [
+        ("previous(count(), 1, day)", "week", None, "finer than the grain"),
+        ("previous(count(), 1, week)", "month", None, "finer than the grain"),
+        ("growth(count(), 1, month)", "fiscal_quarter", None, "finer than the grain"),
+        ("previous(count(), 1, fortnight)", "day", None, "unknown unit"),
+        # fiscal quarters Nov-Jan cross a calendar year; fiscal years from April cross one too
+        ("to_date(count(), year)", "fiscal_quarter", {"fiscal_year_start": 2}, "not allowed"),
+        ("to_date(count(), fiscal_year)", "year", {"fiscal_year_start": 4}, "not allowed"),
+        ("to_date(count(), quarter)", "fiscal_quarter", {"fiscal_year_start": 5}, "not allowed"),
+        ("sum(period_days())", "month", None, "inside the aggregate"),
+        ("period_days(1)", "month", None, "takes no arguments"),
+    ],
+)
+def test_invalid_calendar_queries_raise(formula: str, grain: str, calendar: dict | None, message: str):
+    with pytest.raises(ValueError, match=message):
+        events({"bad": formula}, LEAP, calendar=calendar, grain=grain, start=D(2024, 1, 1), end=D(2024, 12, 31))
+
+
+def test_valid_to_date_groups_of_aligned_fiscal_calendars():
+    # fiscal years from April: fiscal quarters are calendar quarters, so quarters nest in fiscal years
+    _, out = events({"ytd": "to_date(count(), fiscal_year)"}, FISCAL_EDGES, calendar={"fiscal_year_start": 4},
+                    grain="quarter", start=D(2025, 1, 1), end=D(2025, 6, 30))
+    assert out == [("2025-01-01", 1), ("2025-04-01", 1)]  # FY2024 holds Mar 31; FY2025 starts Apr 1

@@ -147,6 +147,49 @@ def _kpi_json(kpi: Any, project: Project) -> dict[str, Any]:
 
 
 @main.command()
+@click.argument("kpis", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handle_errors
+def dimensions(ctx: click.Context, kpis: tuple[str, ...], fmt: str) -> None:
+    """List the dimensions a query may break down by (--by) or filter on (--where): with KPIs, only
+    those that apply to one of them."""
+    project = load_project(ctx)
+    found = project.dimensions(list(kpis) if kpis else None)
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    import textwrap
+
+    from ..formatting import render_table
+
+    rows = []
+    for dimension in found:  # a long list of KPIs goes on over the next lines, under its column
+        lines = textwrap.wrap(", ".join(dimension["kpis"]), 60, break_on_hyphens=False) or [""]
+        rows.append([dimension["name"], ", ".join(dimension["datasets"]), lines[0]])
+        rows += [["", "", line] for line in lines[1:]]
+    click.echo(render_table(["dimension", "datasets", "kpis"], rows))
+
+
+@main.command("mcp")
+@click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="The most rows the query tool answers with; a larger result is an error asking to narrow it.")
+@click.pass_context
+@handle_errors
+def mcp_command(ctx: click.Context, max_rows: int) -> None:
+    """Serve the project to AI assistants over the Model Context Protocol, on stdin/stdout."""
+    from ..mcp import sdk_problem
+
+    problem = sdk_problem()
+    if problem is not None:  # a missing optional extra: the command cannot be used here, as an unknown one
+        click.echo(problem, err=True)
+        sys.exit(2)
+    from ..mcp.server import serve
+
+    serve(_project_dir(ctx), max_rows=max_rows)
+
+
+@main.command()
 @click.option("--no-source", is_flag=True, help="Check the definitions only, not the columns in the live source.")
 @click.pass_context
 @handle_errors
@@ -225,6 +268,27 @@ def demo(ctx: click.Context, rows: int | None) -> None:
 
     given = ctx.obj.get("project") if ctx.obj else None
     run_demo(Path(given) if given else Path.cwd(), rows, echo=click.echo)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; beyond loopback only with serve.tokens in kpi.yml.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (JSON; its OpenAPI document at /openapi.json)."""
+    project = load_project(ctx)
+    try:
+        from ..http.serving import check_host, run as run_server
+    except ImportError as missing:  # the serve extra is not installed
+        click.echo(f"kpi serve needs FastAPI and uvicorn: pip install 'kpi-engine[serve]' ({missing})", err=True)
+        sys.exit(2)
+    problem = check_host(host, project.config.serve.tokens)
+    if problem is not None:
+        raise click.UsageError(problem)
+    run_server(project, host=host, port=port, workers=workers)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from sqlglot import exp
 from ..definitions.catalog import Catalog, DatasetEntry
 from ..formulas.binder import Binder
 from .dialects import SqlDialect
+from .periods import UTC, Calendar
 from .passes import PASSES, CompileContext, build_plan
 from .plan import CompiledQuery, Plan
 from .query import Query
@@ -27,9 +28,11 @@ class QueryCompiler:
     """
 
     def __init__(self, catalog: Catalog, binder: Binder, dialect: SqlDialect, relation: Relation,
-                 source_name: Callable[[str], str] | None = None) -> None:
+                 source_name: Callable[[str], str] | None = None, *, calendar: Calendar = UTC,
+                 time_kind: Callable[[str, str], str | None] | None = None) -> None:
         self.context = CompileContext(catalog, binder, dialect, relation,
-                                      source_name or (lambda ds: catalog.datasets[ds].model.source))
+                                      source_name or (lambda ds: catalog.datasets[ds].model.source), calendar,
+                                      time_kind or (lambda dataset, column: None))
 
     def plan(self, query: Query) -> Plan:
         """The finished plan of a query (every check made, nothing rendered)."""

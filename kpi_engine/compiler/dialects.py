@@ -24,6 +24,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 
 from ..errors import QueryError, did_you_mean, unknown
 from . import sql
+from .periods import UTC, Calendar
 from .rounding import exact_round
 from .sql import binary, cast, col, func, lit, literal_int, wrap
 
@@ -202,43 +203,58 @@ class SqlDialect:
             return self.double(diff)
         return exp.Div(this=self.double(diff), expression=lit(per), typed=False, safe=False)
 
-    def period_index(self, ts: exp.Expression, grain: str) -> exp.Expression:
-        """The integer index of the period holding ``ts`` (``periods``)."""
+    def period_index(self, ts: exp.Expression, grain: str, calendar: Calendar = UTC) -> exp.Expression:
+        """The integer index of the period holding ``ts``, a local time (``periods``)."""
         if grain == "day":
             return self.day_number(ts)
         if grain == "week":
-            return self.int_div(self.day_number(ts), 7)
-        if grain == "month":
-            return exp.Sub(this=exp.Add(this=binary(exp.Mul, self.year(ts), lit(12)), expression=self.month(ts)),
-                           expression=lit(1))
+            days = self.day_number(ts)
+            offset = calendar.week_offset  # weeks start on the calendar's week_start
+            return self.int_div(binary(exp.Add, days, lit(offset)) if offset else days, 7)
         if grain == "quarter":
             month0 = exp.Sub(this=self.month(ts), expression=lit(1))
             return exp.Add(this=binary(exp.Mul, self.year(ts), lit(4)), expression=self.int_div(month0, 3))
         if grain == "year":
             return self.year(ts)
+        month = exp.Sub(this=exp.Add(this=binary(exp.Mul, self.year(ts), lit(12)), expression=self.month(ts)),
+                        expression=lit(1))
+        if grain == "month":
+            return month
+        # fiscal periods: months counted from the fiscal year's first month
+        shifted = binary(exp.Sub, month, lit(calendar.fiscal_offset)) if calendar.fiscal_offset else month
+        if grain == "fiscal_quarter":
+            return self.int_div(shifted, 3)
+        if grain == "fiscal_year":
+            return self.int_div(shifted, 12)
         raise ValueError(grain)
 
-    def period_date(self, index: exp.Expression, grain: str) -> exp.Expression:
+    def period_date(self, index: exp.Expression, grain: str, calendar: Calendar = UTC) -> exp.Expression:
         """The first day of period ``index``, as a DATE."""
-        if grain in ("day", "week"):
-            days = index if grain == "day" else binary(exp.Mul, index, lit(7))
-            return self.add_days(days)
+        if grain == "day":
+            return self.add_days(index)
+        if grain == "week":
+            days = binary(exp.Mul, index, lit(7))
+            offset = calendar.week_offset
+            return self.add_days(binary(exp.Sub, days, lit(offset)) if offset else days)
         if self.make_date:
-            return self._make_date(index, grain)
-        return self.add_months(self._months_from_epoch(index, grain))
+            return self._make_date(index, grain, calendar)
+        return self.add_months(self._months_from_epoch(index, grain, calendar))
 
-    def _months_from_epoch(self, index: exp.Expression, grain: str) -> exp.Expression:
-        return binary(exp.Sub, self._month_index(index, grain), lit(_EPOCH_MONTHS))
+    def _months_from_epoch(self, index: exp.Expression, grain: str, calendar: Calendar = UTC) -> exp.Expression:
+        return binary(exp.Sub, self._month_index(index, grain, calendar), lit(_EPOCH_MONTHS))
 
     @staticmethod
-    def _month_index(index: exp.Expression, grain: str) -> exp.Expression:
-        """year * 12 + month - 1 of the first month of a month, quarter or year index."""
+    def _month_index(index: exp.Expression, grain: str, calendar: Calendar = UTC) -> exp.Expression:
+        """year * 12 + month - 1 of the first month of a month, quarter, year or fiscal index."""
         if grain == "month":
             return index
-        return binary(exp.Mul, index, lit(3 if grain == "quarter" else 12))
+        months = binary(exp.Mul, index, lit(3 if grain in ("quarter", "fiscal_quarter") else 12))
+        if grain.startswith("fiscal_") and calendar.fiscal_offset:
+            months = binary(exp.Add, months, lit(calendar.fiscal_offset))
+        return months
 
-    def _make_date(self, index: exp.Expression, grain: str) -> exp.Expression:
-        months = self._month_index(index, grain)
+    def _make_date(self, index: exp.Expression, grain: str, calendar: Calendar = UTC) -> exp.Expression:
+        months = self._month_index(index, grain, calendar)
         return func("MAKE_DATE", self.integer(self.int_div(months, 12)),
                     self.integer(binary(exp.Add, self.mod(months.copy(), 12), lit(1))), lit(1))
 
@@ -247,6 +263,46 @@ class SqlDialect:
 
     def add_months(self, months: exp.Expression) -> exp.Expression:
         return exp.DateAdd(this=cast(lit(_EPOCH), "DATE"), expression=months, unit=exp.var("MONTH"))
+
+    def months_before(self, day: exp.Expression, months: int) -> exp.Expression:
+        """The date ``months`` months before ``day``: the same day of the month, or the month's last day
+        when it has fewer days (the engines' own month arithmetic, which clamps so; a timestamp on some)."""
+        return exp.DateAdd(this=day, expression=lit(-months), unit=exp.var("MONTH"))
+
+    # ------------------------------------------------------------ time zones
+    def local_time(self, ts: exp.Expression, kind: str | None, data_zone: str, zone: str) -> exp.Expression:
+        """A row's time as the wall time of the calendar's ``zone`` (periods and row functions read that).
+
+        ``kind`` is what the column holds: "date" (a calendar date: never shifted), "timestamptz" (an
+        instant), "timestamp" or None (a naive time, of the dataset's ``data_zone``).
+        """
+        if kind == "date":
+            return ts
+        if kind == "timestamptz":
+            return self.to_local(ts, zone)
+        if data_zone == zone:
+            return ts
+        return self.to_local(self.from_zone(ts, data_zone), zone)
+
+    def instant(self, ts: exp.Expression, kind: str | None, data_zone: str) -> exp.Expression:
+        """A row's time as an instant, for elapsed times (``*_between``: real time, also across DST)."""
+        if kind in ("date", "timestamptz") or data_zone == "UTC":
+            return ts
+        return self.from_zone(ts, data_zone)
+
+    def to_local(self, instant: exp.Expression, zone: str) -> exp.Expression:
+        """An instant as the naive wall time of ``zone``."""
+        raise QueryError(f"dialect '{self.name}' has no time zone conversion: its calendar must be UTC",
+                         code="dialect")
+
+    def from_zone(self, naive: exp.Expression, zone: str) -> exp.Expression:
+        """A naive wall time of ``zone`` as an instant (a gap's time takes the offset before it)."""
+        raise QueryError(f"dialect '{self.name}' has no time zone conversion: its datasets' timezone must be UTC",
+                         code="dialect")
+
+    def instant_literal(self, moment) -> exp.Expression:
+        """An instant (an aware datetime) compared with a column that holds instants."""
+        return lit(moment.isoformat(sep=" "))
 
     def time_gt(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
         """``a`` is a later instant than ``b``."""
@@ -347,6 +403,12 @@ class DuckDB(SqlDialect):
                           alias=exp.TableAlias(this=sql.ident("g"), columns=[sql.ident("p")]))
         return sql.select([col("p", "g")], table)
 
+    def to_local(self, instant, zone):
+        return func("TIMEZONE", lit(zone), instant)  # an instant in a zone: its wall time (ICU, built in)
+
+    def from_zone(self, naive, zone):
+        return func("TIMEZONE", lit(zone), naive)  # a wall time of a zone: its instant
+
     def add_months(self, months):
         # DATE + TO_MONTHS(n) plans faster than MAKE_DATE(y, m, 1) (a third of a 2 ms query)
         return cast(exp.Add(this=cast(lit(_EPOCH), "DATE"), expression=func("TO_MONTHS", self.integer(months))),
@@ -355,6 +417,12 @@ class DuckDB(SqlDialect):
 
 class Postgres(SqlDialect):
     name = "postgres"
+
+    def to_local(self, instant, zone):
+        return exp.AtTimeZone(this=wrap(instant), zone=lit(zone))
+
+    def from_zone(self, naive, zone):
+        return exp.AtTimeZone(this=wrap(naive), zone=lit(zone))
 
     def double(self, value):
         return cast(value, "DOUBLE PRECISION")
@@ -373,6 +441,14 @@ class SQLite(SqlDialect):
     """SQLite keeps timestamps as ISO text and booleans as 0/1; dates go through STRFTIME/JULIANDAY."""
 
     name = "sqlite"
+
+    def months_before(self, day, months):
+        # DATE(d, '-1 months') rolls 31 March over to 2 March: when the day changed, take the last day of
+        # the month before the one it rolled into
+        moved = func("DATE", day, lit(f"-{months} months"))
+        same_day = exp.EQ(this=func("STRFTIME", lit("%d"), moved), expression=func("STRFTIME", lit("%d"), day.copy()))
+        last = func("DATE", moved.copy(), lit("start of month"), lit("-1 day"))
+        return exp.Case(ifs=[exp.If(this=same_day, true=moved.copy())], default=last)
 
     def double(self, value):
         return cast(value, "REAL")
@@ -419,12 +495,22 @@ class SQLite(SqlDialect):
         modifier = exp.DPipe(this=exp.DPipe(this=lit("+"), expression=cast(days, "TEXT")), expression=lit(" days"))
         return func("DATE", lit(_EPOCH), modifier)
 
-    def period_date(self, index, grain):
+    def period_date(self, index, grain, calendar=UTC):
         if grain in ("day", "week"):
-            return super().period_date(index, grain)
-        months = self._month_index(index, grain)
+            return super().period_date(index, grain, calendar)
+        months = self._month_index(index, grain, calendar)
         return func("PRINTF", lit("%04d-%02d-01"), self.int_div(months, 12),
                     binary(exp.Add, self.mod(months.copy(), 12), lit(1)))
+
+    def local_time(self, ts, kind, data_zone, zone):
+        # SQLite's date functions read an offset suffix (+02:00, Z) as an instant and give UTC: with UTC
+        # everywhere nothing is converted; otherwise the connector's kpi_local() reads each text by its form
+        if data_zone == "UTC" and zone == "UTC":
+            return ts
+        return func("KPI_LOCAL", ts, lit(data_zone), lit(zone))
+
+    def instant(self, ts, kind, data_zone):
+        return ts if data_zone == "UTC" else func("KPI_INSTANT", ts, lit(data_zone))
 
     def time_gt(self, a, b):
         # '2024-01-01T10:00' and '2024-01-01 10:00' are the same instant but not the same text
@@ -447,6 +533,13 @@ class SQLite(SqlDialect):
 
 class Spark(SqlDialect):
     name = "spark"
+
+    # the connector pins the session time zone to UTC: a TIMESTAMP is then an instant shown in UTC
+    def to_local(self, instant, zone):
+        return func("FROM_UTC_TIMESTAMP", instant, lit(zone))
+
+    def from_zone(self, naive, zone):
+        return func("TO_UTC_TIMESTAMP", naive, lit(zone))
 
     def day_of_week(self, ts):
         return binary(exp.Add, func("WEEKDAY", ts), lit(1))  # WEEKDAY: 0 = Monday
@@ -477,6 +570,16 @@ class Spark(SqlDialect):
 class Snowflake(SqlDialect):
     name = "snowflake"
 
+    def local_time(self, ts, kind, data_zone, zone):
+        if kind == "date" or (kind != "timestamptz" and data_zone == zone):
+            return ts
+        if kind == "timestamptz":
+            return cast(func("CONVERT_TIMEZONE", lit(zone), ts), "TIMESTAMPNTZ")
+        return func("CONVERT_TIMEZONE", lit(data_zone), lit(zone), ts)  # a naive time from one zone to another
+
+    def from_zone(self, naive, zone):
+        return func("CONVERT_TIMEZONE", lit(zone), lit("UTC"), naive)
+
     def day_of_week(self, ts):
         return func("DAYOFWEEKISO", ts)
 
@@ -499,6 +602,13 @@ class Snowflake(SqlDialect):
 
 class BigQuery(SqlDialect):
     name = "bigquery"
+
+    # BigQuery's TIMESTAMP is an instant, its DATETIME a naive wall time
+    def to_local(self, instant, zone):
+        return func("DATETIME", instant, lit(zone))
+
+    def from_zone(self, naive, zone):
+        return func("TIMESTAMP", naive, lit(zone))
 
     def integer(self, value):
         return cast(value, "BIGINT")  # INT64
@@ -539,6 +649,12 @@ class BigQuery(SqlDialect):
 
 class Trino(SqlDialect):
     name = "trino"
+
+    def to_local(self, instant, zone):
+        return cast(exp.AtTimeZone(this=wrap(instant), zone=lit(zone)), "TIMESTAMP")
+
+    def from_zone(self, naive, zone):
+        return func("WITH_TIMEZONE", naive, lit(zone))
 
     def time_literal(self, day):
         return exp.Cast(this=lit(day.isoformat()), to=exp.DataType.build("TIMESTAMP"))

@@ -44,6 +44,7 @@ from sqlglot import exp
 from ..formulas import syntax as f
 from ..formulas.binder import Atom, Window
 from .booleans import Boolean
+from .periods import UTC, Calendar, Move
 from .query import Query
 
 __all__ = [
@@ -175,11 +176,15 @@ class Value:
 
 @dataclass(frozen=True, slots=True)
 class Shift:
-    """previous(): ``of``, ``periods`` periods earlier, as column ``column``."""
+    """previous(): ``of`` in an earlier period, as column ``column``.
+
+    ``periods`` back when that is the same for every period (a LAG); otherwise ``moves`` say which
+    period each one reads (the same day a month back is 28 to 31 days back: a join)."""
 
     column: str
     of: str
-    periods: int
+    periods: int = 0
+    moves: tuple[Move, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +235,7 @@ class Bounds:
     spine_lower: int | None = None  # the first period the spine holds, when known
     #: rows before the spine are summed into this period (running sums: stocks, cumulative())
     clamp: int | None = None
-    max_shift: int = 0  # the furthest previous() reaches back
+    max_shift: int = 0  # at most how many periods previous() reaches back
     literal: bool = False  # every bound is a literal: no kpi_bounds CTE
 
 
@@ -246,6 +251,7 @@ class Plan:
     stocks: tuple[StockScan, ...] = ()
     ranges: tuple[RangeAggregate, ...] = ()
     bounds: Bounds = Bounds()
+    calendar: Calendar = UTC  # the project's, in the query's time zone
 
     @property
     def grain(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import QueryError, unknown
+from ..timezones import check_zone
 from .periods import GRAINS
 
 __all__ = ["Query", "parse_date"]
@@ -37,6 +38,8 @@ class Query:
     #: row filters over dimensions forced onto every dataset the query reads (a token's access), ANDed
     #: with ``where`` in the SQL; a dataset without one of their dimensions makes the query forbidden
     filters: tuple[str, ...] = ()
+    #: the IANA zone periods are cut in for this query (None: the project calendar's)
+    timezone: str | None = None
 
     @classmethod
     def create(
@@ -49,6 +52,7 @@ class Query:
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
         filters: Iterable[str] = (),
+        timezone: str | None = None,
     ) -> Query:
         """A checked query; the messages name the options as the CLI spells them."""
         names = (kpis,) if isinstance(kpis, str) else tuple(kpis)
@@ -64,4 +68,7 @@ class Query:
         if first and last and first > last:
             raise QueryError(f"--from {first} is after --to {last}", code="bad-range")
         where = where.strip() if where and where.strip() else None
-        return cls(tuple(dict.fromkeys(names)), grain, dims, where, first, last, tuple(filters))
+        timezone = timezone.strip() if timezone and timezone.strip() else None
+        if timezone is not None and (problem := check_zone(timezone)) is not None:
+            raise QueryError(f"--timezone: {problem}", code="bad-timezone")
+        return cls(tuple(dict.fromkeys(names)), grain, dims, where, first, last, tuple(filters), timezone)

@@ -15,7 +15,7 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from sqlglot import exp
 
 from ..formulas import syntax as f
-from ..formulas.binder import Atom, AtomRef
+from ..formulas.binder import Atom, AtomRef, PeriodDays
 from ..formulas.functions import FunctionSpec
 from .dialects import SqlDialect
 from .sql import binary, lit, wrap
@@ -80,11 +80,16 @@ class Translator:
         functions: Mapping[str, FunctionSpec],
         column: Callable[[f.Ref], exp.Expression] | None = None,
         atom: Callable[[Atom], exp.Expression] | None = None,
+        time: Callable[[str, f.Node, exp.Expression], exp.Expression] | None = None,
+        period_days: Callable[[], exp.Expression] | None = None,
     ) -> None:
         self.dialect = dialect
         self.functions = functions
         self.column = column
         self.atom = atom
+        #: turns a time argument of a row function into local time or an instant (``FunctionSpec.time_args``)
+        self.time = time
+        self.period_days = period_days
 
     def __call__(self, node: f.Node) -> exp.Expression:
         if _is_constant(node) and not isinstance(node, f.Number):
@@ -113,6 +118,10 @@ class Translator:
     def _AtomRef(self, node: AtomRef) -> exp.Expression:
         assert self.atom is not None and node.atom is not None
         return self.atom(node.atom)
+
+    def _PeriodDays(self, node: PeriodDays) -> exp.Expression:
+        assert self.period_days is not None, "period_days() outside a metric"
+        return self.period_days()
 
     # -- operators -------------------------------------------------------------
     def _Binary(self, node: f.Binary) -> exp.Expression:
@@ -154,7 +163,10 @@ class Translator:
     def _Call(self, node: f.Call) -> exp.Expression:
         spec = self.functions[node.name]
         assert spec.kind == "row" and spec.sql is not None, f"{node.name} is not a row function"
-        return spec.sql(self.dialect, [self(arg) for arg in node.args])
+        args = [self(arg) for arg in node.args]
+        if spec.time_args is not None and self.time is not None:
+            args = [self.time(spec.time_args, node_arg, value) for node_arg, value in zip(node.args, args)]
+        return spec.sql(self.dialect, args)
 
 
 def _paren_or(condition: exp.Expression) -> exp.Expression:

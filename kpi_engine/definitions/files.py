@@ -18,12 +18,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .catalog import Catalog, DatasetEntry, KpiEntry
-from ..errors import DefinitionError, KpiError, unique_errors, unknown
+from ..errors import DefinitionError, KpiError, SourceText, Span, unique_errors, unknown
 from .loader import YamlDocument, load_yaml_file
 from .discovery import definition_paths
 from .model import NAME_PATTERN, Dataset, Kpi, reserved_name_problem
 
-__all__ = ["definition_files", "load_definitions", "model_errors", "validate_model"]
+__all__ = ["definition_files", "hide_line", "load_definitions", "model_errors", "validate_model"]
 
 _KINDS = {"kpis": "KPI", "datasets": "dataset", "sources": "source", "joins": "join", "dimensions": "dimension"}
 _SECTIONS: dict[str, tuple[type[BaseModel], type]] = {"datasets": (Dataset, DatasetEntry), "kpis": (Kpi, KpiEntry)}
@@ -133,6 +133,8 @@ def model_errors(exc: ValidationError, document: YamlDocument, model: type[BaseM
             continue
         seen.add(key)
         message, span = _describe(error, loc, document, model, len(base))
+        if loc[:2] == ("serve", "tokens"):
+            message, span = _about_tokens(error, loc, message, span)
         errors.append(DefinitionError(message, span=span, code="schema"))
     # a value that fits no member of a union gets one message per member: keep the first per place
     return unique_errors(errors, one_per_place=True)
@@ -182,6 +184,25 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
     # a rule about a whole mapping (a dataset, a join) points at its name
     span = document.key_span(loc) if isinstance(value, dict) and loc else document.span_at(loc)
     return message + here, span
+
+
+def _about_tokens(error: dict, loc: tuple, message: str, span: Span | None) -> tuple[str, Span | None]:
+    """An error inside ``serve.tokens`` keeps its place but not its line, which may hold a token written
+    in the file; about a ``token:`` itself, the message names the kind of value, never the value."""
+    if len(loc) > 3 and loc[3] == "token" and error["type"] not in ("missing", "extra_forbidden"):
+        value = error.get("input")
+        kind = "nothing" if value is None else "a mapping" if isinstance(value, dict) else \
+            "a list" if isinstance(value, list) else "a value that is not text"
+        message = f"token must be text, usually ${{VARIABLE}}; got {kind}"
+    return message, hide_line(span)
+
+
+def hide_line(span: Span | None) -> Span | None:
+    """The same place, without the text of its file: the error names file:line:col, but its rendering
+    shows no line (for lines that may hold a secret, such as a token in kpi.yml)."""
+    if span is None or span.source is None:
+        return span
+    return Span(SourceText(span.source.name, ""), span.line, span.column, span.end_line, span.end_column)
 
 
 def _value_message(error: dict) -> str:

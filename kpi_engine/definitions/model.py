@@ -25,12 +25,14 @@ from pydantic import (
 )
 
 from ..status import DISPLAY_FIELDS, KpiDisplay, status
+from ..timezones import check_zone
 
 __all__ = [
     "COLUMN_PATTERN",
     "NAME_PATTERN",
     "RESERVED_NAMES",
     "Active",
+    "CalendarConfig",
     "Dataset",
     "DefinitionFile",
     "Join",
@@ -103,6 +105,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _time_zone(name: str) -> str:
+    """An IANA time zone name (America/Sao_Paulo), as written; the nearest one when it is misspelt."""
+    problem = check_zone(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
+
 class Active(_Model):
     """The lifetime of each row, for stock aggregates (``at=start`` / ``at=end``)."""
 
@@ -149,6 +162,8 @@ class Dataset(_Model):
         None, description="CSV, Parquet or JSON files (glob allowed), relative to kpi.yml."
     )
     time: Column | None = Field(None, description="Column that places a row in a period.")
+    timezone: TimeZone = Field("UTC", description="IANA time zone of the naive timestamps of this dataset; "
+                                                   "columns with a time zone are absolute already.")
     key: Column | None = Field(None, description="Primary key column.")
     active: Active | None = Field(None, description="Lifetime of each row, for at=start|end.")
     dimensions: dict[DimensionName, Expression] = Field(
@@ -245,6 +260,16 @@ class SourceConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class CalendarConfig(_Model):
+    """How periods are cut: the business's time zone, week start and fiscal year."""
+
+    timezone: TimeZone = Field("UTC", description="IANA time zone periods are cut in: a day runs from local "
+                                                   "midnight to local midnight.")
+    week_start: Literal["monday", "sunday", "saturday"] = Field("monday", description="First day of a week.")
+    fiscal_year_start: Annotated[int, Field(ge=1, le=12)] = Field(
+        1, description="Month (1-12) the fiscal year starts in; a fiscal year is named by the year it starts in.")
+
+
 class TokenConfig(_Model):
     """A bearer token of ``kpi serve``: what its holder may see."""
 
@@ -274,4 +299,5 @@ class ProjectConfig(_Model):
     )
     plugins: list[str] = Field(default_factory=list, description="Local pluggy plugin modules.")
     sources: dict[Name, SourceConfig] = Field(default_factory=dict)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig, description="How periods are cut.")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="The HTTP API (kpi serve).")

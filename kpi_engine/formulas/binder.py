@@ -20,18 +20,36 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import syntax as f
 from ..definitions.catalog import Catalog, DatasetEntry, KpiEntry
-from ..errors import DefinitionError, KpiError, unknown
+from ..errors import DefinitionError, KpiError, Span, unknown
 from .functions import AGGREGATES, WINDOWS
 from .parser import parse_formula
 
-__all__ = ["Atom", "AtomRef", "Binder", "Window", "atoms_of", "map_atoms", "rebuild"]
+__all__ = ["Atom", "AtomRef", "Binder", "PeriodDays", "Step", "Window", "atoms_of", "map_atoms", "rebuild"]
 
-GRAINS_TO_DATE = ("week", "month", "quarter", "year")
+GRAINS_TO_DATE = ("week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year")
+#: the units of previous(x, n, unit)
+SHIFT_UNITS = ("day", "week", "month", "quarter", "year")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One previous(): n periods of the query's grain back, or the period holding the day n units back.
+
+    Which it means in periods depends on the query's grain (12 periods for a year at month grain, 52
+    or 53 for a year at week grain), so the compiler resolves it, and reports a unit finer than the
+    grain at ``span``, the previous() or growth() call (not part of an atom's identity)."""
+
+    n: int
+    unit: str | None = None  # None: periods of the query's grain
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        return f"previous(..., {self.n}, {self.unit})" if self.unit else f"previous(..., {self.n})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +80,8 @@ class Atom:
     time: str | None = None
     at: str | None = None
     fraction: Decimal | None = None
-    shift: int = 0
+    #: previous() steps, the outermost first (the order they are applied to the current period)
+    shift: tuple[Step, ...] = ()
     window: Window | None = None
     total: bool = False
 
@@ -74,6 +93,11 @@ class AtomRef(f.Node):
     atom: Atom | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodDays(f.Node):
+    """A metric-tree leaf: the number of days in the period (period_days())."""
+
+
 class _Failed(Exception):
     """A definition that already reported its error; stops dependents quietly."""
 
@@ -81,12 +105,12 @@ class _Failed(Exception):
 def rebuild(node: f.Node, fn: Callable[[f.Node], f.Node]) -> f.Node:
     """The node with ``fn`` applied to each direct child."""
     changes = {}
-    for field in dataclasses.fields(node):
-        value = getattr(node, field.name)
+    for member in dataclasses.fields(node):
+        value = getattr(node, member.name)
         if isinstance(value, f.Node):
-            changes[field.name] = fn(value)
+            changes[member.name] = fn(value)
         elif isinstance(value, tuple) and value and isinstance(value[0], f.Node):
-            changes[field.name] = tuple(fn(item) for item in value)
+            changes[member.name] = tuple(fn(item) for item in value)
     return dataclasses.replace(node, **changes) if changes else node
 
 
@@ -261,6 +285,8 @@ class Binder:
             if spec.kind == "window":
                 return self._bind_window(node, ctx)
             self._check_call(node, text, spec, allow_named=False)
+            if spec.kind == "period":
+                return PeriodDays(node.start, node.end)
             return rebuild(node, lambda child: self._bind_metric(child, ctx))
         return rebuild(node, lambda child: self._bind_metric(child, ctx))
 
@@ -271,11 +297,11 @@ class Binder:
         self._check_call(call, text, spec, allow_named=False)
         inner = self._bind_metric(call.args[0], ctx)
         name = call.name
-        if name == "previous":
-            n = _positive_int(call.args[1], text, "previous()", "periods") if len(call.args) > 1 else 1
-            return map_atoms(inner, lambda a: dataclasses.replace(a, shift=a.shift + n))
-        if name == "growth":
-            before = map_atoms(inner, lambda a: dataclasses.replace(a, shift=a.shift + 1))
+        if name in ("previous", "growth"):
+            step = self._step(call, text)
+            before = map_atoms(inner, lambda a: dataclasses.replace(a, shift=(step, *a.shift)))
+            if name == "previous":
+                return before
             diff = f.Binary(call.start, call.end, op="-", left=inner, right=before)
             return f.Binary(call.start, call.end, op="/", left=diff, right=before)
         if name == "total":
@@ -298,13 +324,26 @@ class Binder:
 
         return map_atoms(inner, set_window)
 
+    def _step(self, call: f.Call, text: f.FormulaText) -> Step:
+        """previous(x[, n[, unit]]) and growth(x[, n[, unit]])."""
+        what = f"{call.name}()"
+        n = _positive_int(call.args[1], text, what, "units" if len(call.args) > 2 else "periods") \
+            if len(call.args) > 1 else 1
+        unit = self._name_arg(call.args[2], text, f"{what} unit", SHIFT_UNITS) if len(call.args) > 2 else None
+        return Step(n, unit, text.span(call))
+
     def _grain_arg(self, node: f.Node, text: f.FormulaText) -> str:
+        return self._name_arg(node, text, "to_date() grain", GRAINS_TO_DATE)
+
+    @staticmethod
+    def _name_arg(node: f.Node, text: f.FormulaText, what: str, choices: tuple[str, ...]) -> str:
+        """A word argument (a grain, a unit), bare or quoted."""
         value = node.name if isinstance(node, f.Ref) and node.qualifier is None else (
             node.value if isinstance(node, f.String) else None)
-        if value is None or value.lower() not in GRAINS_TO_DATE:
+        if value is None or value.lower() not in choices:
             shown = value if value is not None else "this"
-            head = f"to_date() grain must be one of {', '.join(GRAINS_TO_DATE)}; got '{shown}'"
-            message = unknown("grain", str(value), GRAINS_TO_DATE if value else (), head=head)
+            head = f"{what} must be one of {', '.join(choices)}; got '{shown}'"
+            message = unknown(what.split()[-1], str(value), choices if value else (), head=head)
             raise text.error(node, message, code="bad-argument")
         return value.lower()
 
@@ -463,6 +502,11 @@ class Binder:
                     place = f"inside aggregate {in_aggregate.name}()" if in_aggregate else f"in {what}"
                     raise text.error(item.name_span, f"{item.name}() is not allowed {place}; "
                                      "it applies to a whole formula: e.g. previous(count())", code="window-not-allowed")
+                if spec.kind == "period":
+                    place = f"inside aggregate {in_aggregate.name}()" if in_aggregate else f"in {what}"
+                    raise text.error(item.name_span, f"{item.name}() is not allowed {place}: it is a number of the "
+                                     "period, not of a row", hint="use it outside aggregates: count() / period_days()",
+                                     code="period-not-allowed")
                 self._check_call(item, text, spec, allow_named=False)
             return rebuild(item, bind)
 

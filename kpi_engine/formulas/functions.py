@@ -40,7 +40,7 @@ class FunctionSpec:
     """
 
     name: str
-    kind: Literal["aggregate", "window", "row"]
+    kind: Literal["aggregate", "window", "row", "period"]
     signature: str
     description: str
     min_args: int
@@ -52,6 +52,9 @@ class FunctionSpec:
     #: how many times its SQL repeats each argument (round() builds an exact rounding from its argument
     #: many times): nesting such calls multiplies the size of the query, which the binder bounds
     copies: int = 1
+    #: its arguments are times read as the calendar's local time ("local": date, hour, ...) or as instants
+    #: ("instant": elapsed times); None: as they are
+    time_args: str | None = None
 
     def arity_message(self) -> str:
         if self.max_args == self.min_args:
@@ -71,8 +74,10 @@ def _exp():
 
 
 def _row(name: str, signature: str, description: str, lo: int, hi: int | None, sql: SqlBuilder,
-         check: Callable[[Call], tuple[Node, str] | None] | None = None, copies: int = 1) -> FunctionSpec:
-    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql, check=check, copies=copies)
+         check: Callable[[Call], tuple[Node, str] | None] | None = None, copies: int = 1,
+         time_args: str | None = None) -> FunctionSpec:
+    return FunctionSpec(name, "row", signature, description, lo, hi, sql=sql, check=check, copies=copies,
+                        time_args=time_args)
 
 
 #: round()'s digits run from -MAX_DIGITS to MAX_DIGITS (the exact rounding is planned for them)
@@ -114,15 +119,19 @@ AGGREGATES: dict[str, FunctionSpec] = {
 WINDOWS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
-        FunctionSpec("previous", "window", "previous(x) | previous(x, n)",
-                     "x in the period n (default 1) periods earlier.", 1, 2),
-        FunctionSpec("growth", "window", "growth(x)", "(x - previous(x)) / previous(x).", 1, 1),
+        FunctionSpec("previous", "window", "previous(x) | previous(x, n) | previous(x, n, unit)",
+                     "x in the period n (default 1) periods earlier; with a unit (day, week, month, quarter, "
+                     "year), in the period holding the day n units before the period's first day.", 1, 3),
+        FunctionSpec("growth", "window", "growth(x) | growth(x, n) | growth(x, n, unit)",
+                     "(x - previous(x, ...)) / previous(x, ...).", 1, 3),
         FunctionSpec("rolling", "window", "rolling(x, n)",
                      "x over the rows of the last n periods, the current one included.", 2, 2),
         FunctionSpec("to_date", "window", "to_date(x, grain)",
                      "x over the rows from the start of the enclosing week, month, quarter or year.", 2, 2),
         FunctionSpec("cumulative", "window", "cumulative(x)", "x over every row up to the end of the period.", 1, 1),
         FunctionSpec("total", "window", "total(x)", "x without the query's by dimensions.", 1, 1),
+        FunctionSpec("period_days", "period", "period_days()",
+                     "The number of calendar days in the period (28 to 31 for a month), for per-day rates.", 0, 0),
     )
 }
 
@@ -147,20 +156,20 @@ ROW_FUNCTIONS: dict[str, FunctionSpec] = {
         _row("lower", "lower(s)", "Lower-case text.", 1, 1, lambda d, a: _exp().Lower(this=a[0])),
         _row("upper", "upper(s)", "Upper-case text.", 1, 1, lambda d, a: _exp().Upper(this=a[0])),
         _row("length", "length(s)", "Number of characters.", 1, 1, lambda d, a: _exp().Length(this=a[0])),
-        _row("date", "date(ts)", "The date of a timestamp.", 1, 1, lambda d, a: d.date(a[0])),
-        _row("year", "year(ts)", "Year number.", 1, 1, lambda d, a: d.year(a[0])),
-        _row("month", "month(ts)", "Month number, 1-12.", 1, 1, lambda d, a: d.month(a[0])),
+        _row("date", "date(ts)", "The date of a timestamp.", 1, 1, lambda d, a: d.date(a[0]), time_args="local"),
+        _row("year", "year(ts)", "Year number.", 1, 1, lambda d, a: d.year(a[0]), time_args="local"),
+        _row("month", "month(ts)", "Month number, 1-12.", 1, 1, lambda d, a: d.month(a[0]), time_args="local"),
         _row("day_of_week", "day_of_week(ts)", "ISO weekday: 1 = Monday ... 7 = Sunday.", 1, 1,
-             lambda d, a: d.day_of_week(a[0])),
-        _row("hour", "hour(ts)", "Hour of the day, 0-23.", 1, 1, lambda d, a: d.hour(a[0])),
+             lambda d, a: d.day_of_week(a[0]), time_args="local"),
+        _row("hour", "hour(ts)", "Hour of the day, 0-23.", 1, 1, lambda d, a: d.hour(a[0]), time_args="local"),
         _row("seconds_between", "seconds_between(a, b)", "b - a in seconds.", 2, 2,
-             lambda d, a: d.seconds_between(a[0], a[1])),
+             lambda d, a: d.seconds_between(a[0], a[1]), time_args="instant"),
         _row("minutes_between", "minutes_between(a, b)", "b - a in minutes, fractional.", 2, 2,
-             lambda d, a: d.seconds_between(a[0], a[1], per=60)),
+             lambda d, a: d.seconds_between(a[0], a[1], per=60), time_args="instant"),
         _row("hours_between", "hours_between(a, b)", "b - a in hours, fractional.", 2, 2,
-             lambda d, a: d.seconds_between(a[0], a[1], per=3600)),
+             lambda d, a: d.seconds_between(a[0], a[1], per=3600), time_args="instant"),
         _row("days_between", "days_between(a, b)", "b - a in days, fractional.", 2, 2,
-             lambda d, a: d.seconds_between(a[0], a[1], per=86400)),
+             lambda d, a: d.seconds_between(a[0], a[1], per=86400), time_args="instant"),
     )
 }
 

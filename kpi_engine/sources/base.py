@@ -28,7 +28,8 @@ class ConnectorOptions(BaseModel):
 
 
 class Connection:
-    """An open session on a source. Subclasses implement :meth:`_execute` and :meth:`close`."""
+    """An open session on a source. Subclasses implement :meth:`_execute` and :meth:`close`, and
+    :meth:`interrupt` so that a query's time limit stops the statement on the engine."""
 
     #: Exceptions of the driver that mean "the source failed" (wrapped in SourceError).
     errors: ClassVar[tuple[type[BaseException], ...]] = ()
@@ -61,9 +62,36 @@ class Connection:
         columns, _ = self.execute(f"SELECT * FROM {source} LIMIT 0")
         return columns
 
+    def column_kinds(self, relation_sql: str) -> dict[str, str]:
+        """The time columns of a table or query and what each holds: "date", "timestamp" (a naive wall time)
+        or "timestamptz" (an instant); other columns may be left out. Used when a calendar or dataset time
+        zone is not UTC, to convert each kind as it must be; connectors override it (the default knows
+        nothing: times are then taken as naive)."""
+        return {}
+
     def declares_boolean(self, table: str, column: str) -> bool:
         """Whether a table's column is declared boolean, for connectors whose engine returns booleans as
         0/1 (``Connector.booleans_as_integers``); those override it. A wrong guess is never fatal: False."""
+        return False
+
+    def interrupt(self) -> bool:
+        """Ask the engine to stop the statement :meth:`execute` is running; True when it was told.
+
+        This is how a query's time limit (``Project.query(..., timeout=)``) stops the work on the
+        engine: kpi_engine calls it from another thread than the one running ``execute()``, only
+        while ``execute()`` has not returned, and again every half second until it returns (a first
+        call may come before the engine has started the statement). It must return quickly; the
+        statement must then stop soon and ``execute()`` raise one of :attr:`errors` (the engine's
+        "interrupted" or "cancelled" error), after which the connection runs the next statement as
+        usual. The statement may finish at the very moment it is told to stop: an interrupt that
+        comes too late must not stop the next statement.
+
+        Connectors implement it with their driver's cancel (DuckDB and SQLite ``interrupt()``,
+        psycopg ``cancel_safe()``, Spark job groups). This default cannot stop anything and says
+        so (False): the caller still gets a ``QueryTimeoutError`` when the limit passes, saying
+        the engine could not be told to stop, and kpi_engine stops using this connection, which
+        it closes once the statement ends.
+        """
         return False
 
     def _execute(self, sql: str, parameters: Sequence[Any]) -> tuple[list[str], list[tuple]]:

@@ -18,7 +18,7 @@ from sqlglot import exp
 from ..errors import DefinitionError
 from ..hookspecs import hookimpl
 from .base import Connection, Connector, ConnectorOptions
-from .opening import open_duckdb
+from .opening import open_duckdb, pin_duckdb
 
 __all__ = ["DuckDBConnector", "register_connectors"]
 
@@ -32,6 +32,11 @@ _READERS = {
     ".jsonl": "read_json_auto",
     ".ndjson": "read_json_auto",
 }
+
+
+_KINDS = {"DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP_NS": "timestamp", "TIMESTAMP_MS": "timestamp",
+          "TIMESTAMP_S": "timestamp", "DATETIME": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamptz",
+          "TIMESTAMPTZ": "timestamptz"}
 
 
 class DuckDBOptions(ConnectorOptions):
@@ -52,6 +57,24 @@ class DuckDBConnection(Connection):
         cursor = self._con.execute(sql, list(parameters)) if parameters else self._con.execute(sql)
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
+
+    def column_kinds(self, relation_sql: str) -> dict[str, str]:
+        """From DuckDB's own description of the relation (no row is read)."""
+        source = relation_sql if relation_sql.lstrip().lower().startswith(("select", "with", "(")) else \
+            f"SELECT * FROM {relation_sql}"
+        kinds = {}
+        for name, column_type, *_ in self.execute(f"DESCRIBE {source}")[1]:
+            kind = _KINDS.get(str(column_type).upper())
+            if kind is not None:
+                kinds[name] = kind
+        return kinds
+
+    def interrupt(self) -> bool:
+        """DuckDB's own interrupt: the statement raises InterruptException at its next vector. It stops this
+        cursor's statement only (other threads' cursors of the shared handle run on), and a cursor that is
+        not running a statement ignores it: the next statement starts afresh."""
+        self._con.interrupt()
+        return True
 
     def close(self) -> None:
         self._con.close()
@@ -105,7 +128,7 @@ class DuckDBConnector(Connector):
                     self._root = open_duckdb(**self.open_arguments())
                 except duckdb.Error as exc:
                     raise self.failure(exc, "cannot be opened") from exc
-            return DuckDBConnection(self, self._root.cursor())
+            return DuckDBConnection(self, pin_duckdb(self._root.cursor()))  # a cursor is a session of its own
 
     def file_relation(self, pattern: str) -> exp.Expression:
         path = Path(pattern).expanduser()

@@ -9,14 +9,16 @@ Unicode-aware ``upper``/``lower``. This module imports only the standard library
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError
+from ..timezones import zone as zone_info
 
-__all__ = ["OPENERS", "open_duckdb", "open_sqlite"]
+__all__ = ["OPENERS", "open_duckdb", "open_sqlite", "pin_duckdb"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _DUCKDB_MAGIC = b"DUCK"
@@ -38,20 +40,27 @@ def open_duckdb(path: str | None, *, database: str, source: str, threads: int | 
     if memory_limit:
         config["memory_limit"] = memory_limit
     if path is None:
-        return duckdb.connect(":memory:", config=config)
+        return pin_duckdb(duckdb.connect(":memory:", config=config))
     if not Path(path).is_file():
         raise SourceError(f"source '{source}': database file {database} does not exist",
                           hint="check 'database:' in kpi.yml (relative to kpi.yml), or run `kpi demo`",
                           code="source")
     _check_duckdb_file(Path(path), database, source)
     try:
-        return duckdb.connect(path, read_only=True, config=config)
+        return pin_duckdb(duckdb.connect(path, read_only=True, config=config))
     except duckdb.ConnectionException as exc:
         if "different configuration" not in str(exc):
             raise
         # the process (an application embedding kpi_engine) has the file open already: DuckDB shares
         # that database and refuses other settings, so use it as it is
-        return duckdb.connect(path, read_only=True)
+        return pin_duckdb(duckdb.connect(path, read_only=True))
+
+
+def pin_duckdb(connection: Any) -> Any:
+    """A DuckDB session in UTC: without it, DuckDB reads an instant's fields in the process's time zone, so
+    the same query would give other numbers on another machine (local time is always asked for by zone)."""
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
 
 
 def _check_duckdb_file(path: Path, database: str, source: str) -> None:
@@ -91,10 +100,47 @@ def open_sqlite(path: str, *, database: str, source: str, timeout: float = 5.0) 
         con.execute("PRAGMA query_only = ON")
         con.create_function("upper", 1, _unicode(str.upper), deterministic=True)
         con.create_function("lower", 1, _unicode(str.lower), deterministic=True)
+        # SQLite has no time zone database: local times come from Python's zoneinfo
+        con.create_function("kpi_local", 3, _local_text, deterministic=True)
+        con.create_function("kpi_instant", 2, _instant_text, deterministic=True)
     except sqlite3.Error:
         con.close()
         raise
     return con
+
+
+def _parse_time(value: Any, zone: str) -> dt.datetime | None:
+    """SQLite time text as an aware datetime: with an offset (+02:00, Z) an instant, without one a wall time of
+    ``zone`` (in a DST gap with the offset before it, in a repeated hour its first occurrence); None for a
+    calendar date (YYYY-MM-DD) or anything that is not time text."""
+    if not isinstance(value, str) or len(value) <= 10:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone_info(zone))
+
+
+def _text(moment: dt.datetime) -> str:
+    """A naive time as text SQLite's date functions read (microseconds kept when there are some)."""
+    return moment.isoformat(sep=" ", timespec="microseconds" if moment.microsecond else "seconds")
+
+
+def _local_text(value: Any, data_zone: str, zone: str) -> Any:
+    """kpi_local(ts, data_zone, zone): the wall time of ``zone`` (dates and other values as they are)."""
+    moment = _parse_time(value, data_zone)
+    if moment is None:
+        return value
+    return _text(moment.astimezone(zone_info(zone)).replace(tzinfo=None))
+
+
+def _instant_text(value: Any, data_zone: str) -> Any:
+    """kpi_instant(ts, data_zone): the instant as naive UTC text, for elapsed times."""
+    moment = _parse_time(value, data_zone)
+    if moment is None:
+        return value
+    return _text(moment.astimezone(dt.timezone.utc).replace(tzinfo=None))
 
 
 def _unicode(method: Callable[[str], str]) -> Callable[[Any], Any]:

@@ -66,6 +66,7 @@ class Sources:
         self._local = threading.local()
         self._connections: list[Connection] = []
         self._relations: dict[tuple[str, str], tuple[Dataset, exp.Expression]] = {}
+        self._kinds: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_config(cls, config: ProjectConfig, document: YamlDocument | None, registry: PluginRegistry,
@@ -92,6 +93,29 @@ class Sources:
         if DEFAULT_SOURCE not in config.sources:
             connectors[DEFAULT_SOURCE] = _default_connector(root)
         return cls(connectors, catalog, configured=config.sources), errors
+
+    # -------------------------------------------------- what a time column holds
+    def time_kind(self, dataset: str, column: str) -> str | None:
+        """What a dataset's column holds: "date", "timestamp" (naive), "timestamptz" (an instant), or None when
+        the source cannot say (its connection's ``column_kinds``; a source that cannot be opened says nothing).
+
+        The compiler asks only when a time zone other than UTC is involved: a date is then never shifted,
+        an instant is converted as one, a naive time is read in the dataset's zone.
+        """
+        with self._lock:
+            if dataset not in self._kinds:
+                self._kinds[dataset] = self._read_kinds(dataset)
+            return self._kinds[dataset].get(column.lower())
+
+    def _read_kinds(self, dataset: str) -> dict[str, str]:
+        entry = self.catalog.datasets[dataset]
+        try:
+            dialect = self.dialect(entry.model.source)
+            relation_sql = dialect.generate(self.relation(entry, dialect), pretty=False)
+            kinds = self.connection(entry.model.source).column_kinds(relation_sql)
+        except KpiError:
+            return {}
+        return {name.lower(): kind for name, kind in kinds.items()}
 
     # -------------------------------------------------- which source a query reads
     def source_of(self, dataset: str) -> str:
@@ -222,6 +246,16 @@ class Sources:
             with self._lock:
                 self._connections.append(connection)
         return cache[source]
+
+    def forget(self, source: str, connection: Connection) -> None:
+        """Never hand ``connection`` out again, nor close it: a statement that could not be stopped still
+        runs on it, and closes it when it ends (``sources.timeouts``). This thread's next query opens a new one."""
+        cache: dict[str, Connection] = getattr(self._local, "connections", {})
+        if cache.get(source) is connection:
+            del cache[source]
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
 
     def close(self) -> None:
         """Close every connection of every thread, and the connectors that hold resources.

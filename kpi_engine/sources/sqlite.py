@@ -51,6 +51,13 @@ class SQLiteConnection(Connection):
                 self._declared[table] = {}
         return self._declared[table].get(column.lower(), "").startswith("BOOL")
 
+    def interrupt(self) -> bool:
+        """``sqlite3_interrupt``: the running statement fails with "interrupted" at its next step. Safe from
+        another thread (the connection is opened with ``check_same_thread=False``); when no statement runs,
+        SQLite ignores it, so it cannot stop the next one."""
+        self._con.interrupt()
+        return True
+
     def close(self) -> None:
         self._con.close()
 

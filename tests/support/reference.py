@@ -24,10 +24,23 @@ Values: integral literals are ``int``, other literals ``Decimal`` (exact
 arithmetic on literals); ``/`` is true division (``Decimal`` unless a float
 is involved); results are converted at the end: ``Decimal`` → ``float``,
 dates → ISO strings.
+
+Time (SPEC §5.1) is read the way the specification words it, with nothing but
+``zoneinfo``: every timestamp becomes an *instant* (an aware UTC datetime) as
+soon as a row is read — a naive one in its dataset's ``timezone`` (fold=0:
+a time in a DST gap takes the offset before the gap, one in a repeated hour
+its first occurrence), an aware one as it is — while a ``date`` stays a
+calendar date. A :class:`Calendar` (zone, week start, fiscal year) turns an
+instant into the local wall time that periods, ``from``/``to`` and the row
+functions see, and a local day into its first instant (local midnight, which
+is the first instant after a gap when midnight is skipped). Instants are kept
+in UTC because Python compares and subtracts two datetimes that share one
+``tzinfo`` by their wall times, which would be wrong across a DST change.
 """
 
 from __future__ import annotations
 
+import calendar as _calendar
 import datetime as dt
 import functools
 import math
@@ -38,6 +51,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kpi_engine.formulas.syntax import (
     Between,
@@ -60,13 +74,23 @@ from kpi_engine.formulas.syntax import (
 from kpi_engine.definitions.loader import load_yaml_file
 from kpi_engine.formulas.parser import parse_formula
 
-__all__ = ["evaluate", "load_definitions"]
+__all__ = ["evaluate", "load_definitions", "refusal"]
 
-GRAINS = ("day", "week", "month", "quarter", "year", "all")
+GRAINS = ("day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year", "all")
+#: Units of ``previous(x, n, unit)`` / ``growth(x, n, unit)``.
+UNITS = ("day", "week", "month", "quarter", "year")
+#: How coarse a grain or unit is: a unit finer than the query's grain is an error (SPEC §4.2).
+_SIZE = {"day": 0, "week": 1, "month": 2, "quarter": 3, "fiscal_quarter": 3, "year": 4, "fiscal_year": 4}
+#: Month-made grains as (months per period, month of the year the periods count from - 1).
+_MONTH_GRAINS = {"month": (1, 0), "quarter": (3, 0), "year": (12, 0)}
+#: ``week_start`` → its ``date.weekday()``.
+WEEK_STARTS = {"monday": 0, "sunday": 6, "saturday": 5}
 AGGREGATES = frozenset(
     {"count", "count_distinct", "sum", "avg", "min", "max", "median", "percentile"}
 )
 WINDOWS = frozenset({"previous", "growth", "rolling", "to_date", "cumulative", "total"})
+#: Functions of the top level of a formula that read no rows.
+TOP_FUNCTIONS = frozenset({"period_days"})
 ROW_FUNCTIONS = frozenset({
     "coalesce", "nullif", "if", "abs", "round", "floor", "ceil", "least", "greatest", "lower",
     "upper", "length", "date", "year", "month", "day_of_week", "hour", "seconds_between",
@@ -74,17 +98,11 @@ ROW_FUNCTIONS = frozenset({
 })
 #: Windows that widen the rows an aggregate reads; two of them never nest.
 RANGE_WINDOWS = frozenset({"rolling", "to_date", "cumulative"})
-#: Query grain → the grains ``to_date`` accepts (made of whole query periods).
-TO_DATE_GRAINS: dict[str, frozenset[str]] = {
-    "day": frozenset({"week", "month", "quarter", "year"}),
-    "week": frozenset({"week"}),
-    "month": frozenset({"month", "quarter", "year"}),
-    "quarter": frozenset({"quarter", "year"}),
-    "year": frozenset({"year"}),
-}
+#: The groups ``to_date(x, group)`` takes (it needs each query period inside one group: Calendar.nests).
+TO_DATE_GROUPS = ("week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year")
 _WINDOW_ARITY = {
-    "previous": (1, 2),
-    "growth": (1, 1),
+    "previous": (1, 3),
+    "growth": (1, 3),
     "rolling": (2, 2),
     "to_date": (2, 2),
     "cumulative": (1, 1),
@@ -145,16 +163,35 @@ def parse(text: str) -> Node:
 # ---------------------------------------------------------------------------
 
 
+@functools.cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+_UTC = dt.timezone.utc
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_time_text(text: str) -> dt.date | dt.datetime:
+    """Time text as SQLite holds it (SPEC §5.1): ``YYYY-MM-DD`` is a calendar date; text ending
+    in an offset (``+HH:MM``, ``-HH:MM``, ``Z``) an instant (an aware datetime); other text a
+    naive time."""
+    text = text.strip()
+    if _DATE_TEXT.fullmatch(text):
+        return dt.date.fromisoformat(text)
+    return dt.datetime.fromisoformat(text)
+
+
 def to_datetime(value: Any) -> dt.datetime | None:
-    """A time value as a naive datetime (a date is its midnight)."""
+    """A time value as a datetime (a date is its naive midnight; text is parsed, offset kept)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        value = parse_time_text(value)
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        return dt.datetime.fromisoformat(value)
     raise ValueError(f"not a time value: {value!r}")
 
 
@@ -177,36 +214,165 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def period_start(day: dt.date, grain: str) -> dt.date:
-    """The first day of the ``grain`` period holding ``day`` (weeks start on Monday)."""
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    if grain == "day":
-        return day
-    if grain == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    if grain == "quarter":
-        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    if grain == "year":
-        return dt.date(day.year, 1, 1)
-    raise ValueError(f"unknown grain {grain!r}")
+def months_back(day: dt.date, months: int) -> dt.date:
+    """``day`` moved ``months`` months back; the month's last day when that day does not exist
+    (2024-03-31 one month back is 2024-02-29)."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
 
 
-def shift_period(start: dt.date, n: int, grain: str) -> dt.date:
-    """The period ``n`` periods after the one starting on ``start`` (``n`` may be negative)."""
-    if grain == "day":
-        return start + dt.timedelta(days=n)
-    if grain == "week":
-        return start + dt.timedelta(days=7 * n)
-    if grain == "month":
-        return _add_months(start, n)
-    if grain == "quarter":
-        return _add_months(start, 3 * n)
-    if grain == "year":
-        return _add_months(start, 12 * n)
-    raise ValueError(f"unknown grain {grain!r}")
+def units_back(day: dt.date, n: int, unit: str) -> dt.date:
+    """The day ``n`` ``unit``s before ``day`` (``previous(x, n, unit)``, SPEC §5.1)."""
+    if unit == "day":
+        return day - dt.timedelta(days=n)
+    if unit == "week":
+        return day - dt.timedelta(days=7 * n)
+    return months_back(day, n * {"month": 1, "quarter": 3, "year": 12}[unit])
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """How periods are cut (kpi.yml's ``calendar:``, the query's ``timezone`` winning).
+
+    Periods are runs of local days of ``timezone``; a week starts on ``week_start``; fiscal
+    quarters and years count months from ``fiscal_year_start`` and a fiscal year is named by
+    (its ``period`` is the first day of) the month it starts in.
+    """
+
+    timezone: str = "UTC"
+    week_start: str = "monday"
+    fiscal_year_start: int = 1
+
+    @classmethod
+    def of(cls, config: dict[str, Any] | None, timezone: str | None = None) -> Calendar:
+        config = dict(config or {})
+        unknown_keys = set(config) - {"timezone", "week_start", "fiscal_year_start"}
+        if unknown_keys:
+            raise ValueError(f"unknown calendar setting(s): {sorted(unknown_keys)}")
+        calendar = cls(str(config.get("timezone") or "UTC"), str(config.get("week_start") or "monday"),
+                       int(config.get("fiscal_year_start") or 1))
+        if calendar.week_start not in WEEK_STARTS:
+            raise ValueError(f"week_start must be one of {sorted(WEEK_STARTS)}")
+        if not 1 <= calendar.fiscal_year_start <= 12:
+            raise ValueError("fiscal_year_start must be a month, 1 to 12")
+        zone(calendar.timezone)  # an unknown zone raises here
+        if timezone is not None:
+            zone(timezone)
+            calendar = replace(calendar, timezone=timezone)
+        return calendar
+
+    # -- instants and local time ---------------------------------------------------
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    def day_start(self, day: dt.date) -> dt.datetime:
+        """The first instant of local day ``day`` (UTC-aware).
+
+        Local midnight read with fold=0: in a repeated hour that is its first occurrence; when
+        midnight is skipped (Sao Paulo's DST began at 00:00) the offset before the gap gives the
+        instant of the change itself, i.e. the first instant that is on ``day`` locally.
+        """
+        first = dt.datetime(day.year, day.month, day.day, tzinfo=self.zone).astimezone(_UTC)
+        if self.wall(first).date() != day or self.wall(first - dt.timedelta(microseconds=1)).date() >= day:
+            raise AssertionError(f"no clean local midnight for {day} in {self.timezone}")  # no such zone in tests
+        return first
+
+    def wall(self, instant: dt.datetime) -> dt.datetime:
+        """The naive wall time of this calendar's zone at ``instant``."""
+        return instant.astimezone(self.zone).replace(tzinfo=None)
+
+    def local_day(self, value: dt.date | dt.datetime) -> dt.date:
+        """The local day of an instant; a calendar date is its own day (never shifted)."""
+        return value if not isinstance(value, dt.datetime) else self.wall(value).date()
+
+    # -- periods ---------------------------------------------------------------------
+
+    def period_start(self, day: dt.date, grain: str) -> dt.date:
+        """The first day of the ``grain`` period holding local day ``day``."""
+        if isinstance(day, dt.datetime):
+            day = self.local_day(day)
+        if grain == "day":
+            return day
+        if grain == "week":
+            return day - dt.timedelta(days=(day.weekday() - WEEK_STARTS[self.week_start]) % 7)
+        length, offset = self.month_grain(grain)
+        month = day.year * 12 + day.month - 1
+        first = (month - offset) // length * length + offset
+        return dt.date(first // 12, first % 12 + 1, 1)
+
+    def shift(self, start: dt.date, n: int, grain: str) -> dt.date:
+        """The period ``n`` periods after the one starting on ``start`` (``n`` may be negative)."""
+        if grain == "day":
+            return start + dt.timedelta(days=n)
+        if grain == "week":
+            return start + dt.timedelta(days=7 * n)
+        return _add_months(start, self.month_grain(grain)[0] * n)
+
+    def month_grain(self, grain: str) -> tuple[int, int]:
+        """(months per period, first month - 1 periods are counted from) of a month-made grain."""
+        if grain in _MONTH_GRAINS:
+            return _MONTH_GRAINS[grain]
+        if grain in ("fiscal_quarter", "fiscal_year"):
+            return (3 if grain == "fiscal_quarter" else 12), self.fiscal_year_start - 1
+        raise ValueError(f"unknown grain {grain!r}")
+
+    def nests(self, grain: str, group: str) -> bool:
+        """Whether every period of ``grain`` lies inside one ``group`` (``to_date(x, group)``)."""
+        if grain == "day" or grain == group:
+            return True
+        if "week" in (grain, group):
+            return False
+        (length, offset), (group_length, group_offset) = self.month_grain(grain), self.month_grain(group)
+        return group_length % length == 0 and (offset - group_offset) % length == 0
+
+
+UTC_CALENDAR = Calendar()
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How the time values of one dataset are read in one calendar (SPEC §5.1)."""
+
+    data_zone: str = "UTC"
+    calendar: Calendar = UTC_CALENDAR
+
+    def read(self, value: Any) -> dt.date | dt.datetime | None:
+        """A calendar date (``date``, never shifted) or an instant (UTC-aware ``datetime``).
+
+        A naive datetime (or naive text) is a wall time of the dataset's zone, read with fold=0:
+        in a DST gap the offset before the gap, in a repeated hour its first occurrence.
+        """
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = parse_time_text(value)
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=zone(self.data_zone), fold=0)
+            return value.astimezone(_UTC)
+        if isinstance(value, dt.date):
+            return value
+        raise ValueError(f"not a time value: {value!r}")
+
+    def instant(self, value: Any) -> dt.datetime | None:
+        """A time value as an instant: a calendar date is its local midnight."""
+        value = self.read(value)
+        if value is None or isinstance(value, dt.datetime):
+            return value
+        return self.calendar.day_start(value)
+
+    def wall(self, value: Any) -> dt.datetime | None:
+        """What the row functions see: the local wall time (a date is its midnight)."""
+        value = self.read(value)
+        if value is None:
+            return None
+        return self.calendar.wall(value) if isinstance(value, dt.datetime) else midnight(value)
+
+
+UTC_CLOCK = Clock()
 
 
 # ---------------------------------------------------------------------------
@@ -219,8 +385,19 @@ def _literal(value: Decimal) -> int | Decimal:
     return int(value) if value.as_tuple().exponent >= 0 else value
 
 
-def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
-    """Make dates, datetimes and ISO strings comparable with each other."""
+def _aware(value: Any) -> bool:
+    return isinstance(value, dt.datetime) and value.tzinfo is not None
+
+
+def _comparable(a: Any, b: Any, calendar: Calendar = UTC_CALENDAR) -> tuple[Any, Any]:
+    """Make dates, datetimes and ISO strings comparable with each other.
+
+    Against an instant (a row's timestamp), a date, naive datetime or text is a local wall time
+    of the calendar's zone (a date its local midnight).
+    """
+    if _aware(a) or _aware(b):
+        a, b = (_literal_instant(a, calendar), _literal_instant(b, calendar))
+        return a, b
     a_time = isinstance(a, dt.date)
     b_time = isinstance(b, dt.date)
     if a_time or b_time:
@@ -233,11 +410,22 @@ def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
-def compare(op: str, a: Any, b: Any) -> bool | None:
+def _literal_instant(value: Any, calendar: Calendar) -> Any:
+    """A value compared with an instant: wall times and dates of the calendar's zone become instants."""
+    if isinstance(value, str):
+        value = parse_time_text(value)
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=calendar.zone).astimezone(_UTC)
+    if isinstance(value, dt.date):
+        return calendar.day_start(value)
+    return value
+
+
+def compare(op: str, a: Any, b: Any, calendar: Calendar = UTC_CALENDAR) -> bool | None:
     """SQL comparison: null when either side is null."""
     if a is None or b is None:
         return None
-    a, b = _comparable(a, b)
+    a, b = _comparable(a, b, calendar)
     if op == "=":
         return a == b
     if op == "!=":
@@ -328,36 +516,48 @@ def _floor_ceil(value: Any, rounding: str) -> Any:
     return Decimal(value).to_integral_value(rounding=rounding)
 
 
-def _least_greatest(values: list[Any], op: str) -> Any:
+def _least_greatest(values: list[Any], op: str, calendar: Calendar = UTC_CALENDAR) -> Any:
     """least (op '<') or greatest (op '>'): null if any value is null."""
     if any(v is None for v in values):
         return None
     best = values[0]
     for v in values[1:]:
-        if compare(op, v, best):
+        if compare(op, v, best, calendar):
             best = v
     return best
 
 
-def _seconds_between(a: Any, b: Any, per: int) -> float | None:
+def _seconds_between(a: Any, b: Any, per: int, clock: Clock) -> float | None:
+    """b - a in seconds / ``per``: real elapsed time between instants, also across a DST change.
+
+    Two calendar dates are whole days apart; a date against an instant is its local midnight.
+    """
+    a, b = clock.read(a), clock.read(b)
     if a is None or b is None:
         return None
-    seconds = (to_datetime(b) - to_datetime(a)).total_seconds()
+    if isinstance(a, dt.datetime) or isinstance(b, dt.datetime):
+        a, b = clock.instant(a), clock.instant(b)
+    seconds = (b - a).total_seconds() if isinstance(a, dt.datetime) else (b - a).days * 86400
     return seconds / per
 
 
-def _time_part(value: Any, part: Callable[[dt.datetime], Any]) -> Any:
-    return None if value is None else part(to_datetime(value))
+def _time_part(value: Any, part: Callable[[dt.datetime], Any], clock: Clock) -> Any:
+    """A part of the local wall time (the calendar's zone) of a time value."""
+    wall = clock.wall(value)
+    return None if wall is None else part(wall)
 
 
-def to_result(value: Any) -> Any:
-    """A value as the engine returns it: Decimal → float, dates → ISO strings."""
+def to_result(value: Any, calendar: Calendar = UTC_CALENDAR) -> Any:
+    """A value as the engine returns it: Decimal → float, dates → ISO strings, instants as local
+    wall times of the calendar's zone."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (Decimal, Fraction)):
         return float(value)
     if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
+        if value.tzinfo is not None:
+            value = calendar.wall(value)
+        if value.time() == dt.time(0):
             return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, dt.date):
@@ -372,6 +572,9 @@ def to_result(value: Any) -> Any:
 
 class Env:
     """What names and calls mean where an expression is evaluated."""
+
+    #: how time values are read here (a row's dataset zone and the query's calendar)
+    clock: Clock = UTC_CLOCK
 
     def ref(self, node: Ref) -> Any:
         raise ValueError(f"'{node.dotted}' is not allowed here")
@@ -411,7 +614,7 @@ def eval_expr(node: Node, env: Env) -> Any:
         left, right = eval_expr(node.left, env), eval_expr(node.right, env)
         if node.op in ("+", "-", "*", "/"):
             return arith(node.op, left, right)
-        return compare(node.op, left, right)
+        return compare(node.op, left, right, env.clock.calendar)
     if isinstance(node, IsNull):
         v = eval_expr(node.operand, env)
         return (v is not None) if node.negated else (v is None)
@@ -419,18 +622,18 @@ def eval_expr(node: Node, env: Env) -> Any:
         v = eval_expr(node.operand, env)
         result: bool | None = False
         for item in node.items:
-            result = logic_or(result, compare("=", v, eval_expr(item, env)))
+            result = logic_or(result, compare("=", v, eval_expr(item, env), env.clock.calendar))
         return logic_not(result) if node.negated else result
     if isinstance(node, Between):
         v = eval_expr(node.operand, env)
         low, high = eval_expr(node.low, env), eval_expr(node.high, env)
-        result = logic_and(compare(">=", v, low), compare("<=", v, high))
+        result = logic_and(compare(">=", v, low, env.clock.calendar), compare("<=", v, high, env.clock.calendar))
         return logic_not(result) if node.negated else result
     if isinstance(node, Like):
         result = like(eval_expr(node.operand, env), node.pattern)
         return logic_not(result) if node.negated else result
     if isinstance(node, Call):
-        if node.name in AGGREGATES or node.name in WINDOWS:
+        if node.name in AGGREGATES or node.name in WINDOWS or node.name in TOP_FUNCTIONS:
             return env.call(node)
         return _row_function(node, env)
     raise ValueError(f"unsupported formula node {type(node).__name__}")
@@ -459,7 +662,7 @@ def _row_function(node: Call, env: Env) -> Any:
     if name == "nullif":
         arity(2, 2)
         a, b = arg(0), arg(1)
-        return None if compare("=", a, b) is True else a
+        return None if compare("=", a, b, env.clock.calendar) is True else a
     if name == "if":
         arity(3, 3)
         return arg(1) if arg(0) is True else arg(2)
@@ -480,7 +683,7 @@ def _row_function(node: Call, env: Env) -> Any:
     if name in ("least", "greatest"):
         arity(1, None)
         values = [arg(i) for i in range(len(node.args))]
-        return _least_greatest(values, "<" if name == "least" else ">")
+        return _least_greatest(values, "<" if name == "least" else ">", env.clock.calendar)
     if name in ("lower", "upper", "length"):
         arity(1, 1)
         v = arg(0)
@@ -489,23 +692,23 @@ def _row_function(node: Call, env: Env) -> Any:
         return {"lower": str.lower, "upper": str.upper, "length": len}[name](str(v))
     if name == "date":
         arity(1, 1)
-        return _time_part(arg(0), lambda t: t.date())
+        return _time_part(arg(0), lambda t: t.date(), env.clock)
     if name == "year":
         arity(1, 1)
-        return _time_part(arg(0), lambda t: t.year)
+        return _time_part(arg(0), lambda t: t.year, env.clock)
     if name == "month":
         arity(1, 1)
-        return _time_part(arg(0), lambda t: t.month)
+        return _time_part(arg(0), lambda t: t.month, env.clock)
     if name == "day_of_week":
         arity(1, 1)
-        return _time_part(arg(0), lambda t: t.isoweekday())
+        return _time_part(arg(0), lambda t: t.isoweekday(), env.clock)
     if name == "hour":
         arity(1, 1)
-        return _time_part(arg(0), lambda t: t.hour)
+        return _time_part(arg(0), lambda t: t.hour, env.clock)
     per = {"seconds_between": 1, "minutes_between": 60, "hours_between": 3600, "days_between": 86400}
     if name in per:
         arity(2, 2)
-        return _seconds_between(arg(0), arg(1), per[name])
+        return _seconds_between(arg(0), arg(1), per[name], env.clock)
     raise ValueError(f"unknown function {name}()")
 
 
@@ -576,8 +779,10 @@ class Dataset:
     body: dict[str, Any]
     rows: list[Row]
     columns: set[str]
-    #: alias → (joined dataset name, joined row of each row of ``rows``, its columns)
-    joins: dict[str, tuple[str, list[Row | None], set[str]]] = field(default_factory=dict)
+    #: how this dataset's time values are read (its ``timezone``, the query's calendar)
+    clock: Clock = UTC_CLOCK
+    #: alias → (joined dataset name, joined row of each row of ``rows``, its columns, its clock)
+    joins: dict[str, tuple[str, list[Row | None], set[str], Clock]] = field(default_factory=dict)
     dimensions: dict[str, Node] = field(default_factory=dict)
 
     @property
@@ -595,29 +800,39 @@ class Dataset:
 
 
 class RowEnv(Env):
-    """Names inside an aggregate, a dimension or a filter: columns of one row."""
+    """Names inside an aggregate, a dimension or a filter: columns of one row.
+
+    A timestamp column's value is read as an instant (naive ones in the zone of the dataset
+    they come from, a join's own); dates and everything else are returned as they are.
+    """
 
     def __init__(self, dataset: Dataset, index: int) -> None:
         self.dataset = dataset
         self.index = index
+        self.clock = dataset.clock
 
     def ref(self, node: Ref) -> Any:
         ds = self.dataset
         if node.qualifier is None or node.qualifier == ds.name and node.qualifier not in ds.joins:
             return self.column(node.name)
         if node.qualifier in ds.joins:
-            joined_name, joined_rows, columns = ds.joins[node.qualifier]
+            joined_name, joined_rows, columns, clock = ds.joins[node.qualifier]
             if columns and node.name not in columns:
                 raise ValueError(f"unknown column '{node.name}' in dataset '{joined_name}'")
             joined = joined_rows[self.index]
-            return None if joined is None else joined.get(node.name)
+            return None if joined is None else _instant_if_timestamp(joined.get(node.name), clock)
         raise ValueError(f"'{node.dotted}': '{node.qualifier}' is not a join of dataset '{ds.name}'")
 
     def column(self, name: str) -> Any:
         ds = self.dataset
         if ds.columns and name not in ds.columns:
             raise ValueError(f"unknown column '{name}' in dataset '{ds.name}'")
-        return ds.rows[self.index].get(name)
+        return _instant_if_timestamp(ds.rows[self.index].get(name), ds.clock)
+
+
+def _instant_if_timestamp(value: Any, clock: Clock) -> Any:
+    """A datetime as the instant it means in its dataset; other values as they are."""
+    return clock.read(value) if isinstance(value, dt.datetime) else value
 
 
 class DimensionEnv(RowEnv):
@@ -653,9 +868,14 @@ class Context:
 
 @dataclass
 class Entry:
-    """One row of a dataset as an aggregate sees it (after KPI filter and query where)."""
+    """One row of a dataset as an aggregate sees it (after KPI filter and query where).
+
+    Times are instants (UTC-aware; a calendar date is its local midnight); ``day`` is the local
+    day that places the row in a period.
+    """
 
     time: dt.datetime | None
+    day: dt.date | None  # the local day of ``time`` (a date column's own date)
     start: dt.datetime | None  # active from (stock aggregates)
     end: dt.datetime | None  # active to (stock aggregates)
     dims: Combo | None  # the by-dimension values, None when the dataset lacks one
@@ -712,12 +932,22 @@ def _int_at_least(node: Node, what: str, minimum: int) -> int:
     return value
 
 
-def _grain_name(node: Node) -> str:
+def _grain_name(node: Node, what: str = "to_date() takes a grain name") -> str:
     if isinstance(node, Ref) and node.qualifier is None:
         return node.name.lower()
     if isinstance(node, String):
         return node.value.lower()
-    raise ValueError("to_date() takes a grain name: week, month, quarter or year")
+    raise ValueError(f"{what}: week, month, quarter or year")
+
+
+def _unit_name(node: Node, grain: str) -> str:
+    """The unit of ``previous(x, n, unit)``: one of UNITS, no finer than the query's grain."""
+    unit = _grain_name(node, "previous() takes a unit")
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit '{unit}': choose from {', '.join(UNITS)}")
+    if grain != "all" and _SIZE[unit] < _SIZE[grain]:
+        raise ValueError(f"unit '{unit}' is finer than the grain '{grain}'")
+    return unit
 
 
 # ---------------------------------------------------------------------------
@@ -737,9 +967,11 @@ class Query:
         where: str | None,
         start: dt.date | None,
         end: dt.date | None,
+        calendar: Calendar = UTC_CALENDAR,
     ) -> None:
         if grain not in GRAINS:
             raise ValueError(f"unknown grain {grain!r}")
+        self.calendar = calendar
         self.dataset_defs: dict[str, dict[str, Any]] = definitions.get("datasets") or {}
         self.kpi_defs: dict[str, dict[str, Any]] = definitions.get("kpis") or {}
         self.data = data
@@ -772,7 +1004,7 @@ class Query:
         body = self.dataset_defs[name]
         rows = list(self.data[name])
         columns = {key for row in rows for key in row}
-        ds = Dataset(name, body, rows, columns)
+        ds = Dataset(name, body, rows, columns, self.clock_of(name))
         for alias, join in (body.get("joins") or {}).items():
             target = join["dataset"]
             if target not in self.dataset_defs or target not in self.data:
@@ -792,11 +1024,17 @@ class Query:
                 if len(hits) > 1:
                     raise ValueError(f"join '{alias}' of '{name}' is not many-to-one ({row[local]!r})")
                 matched.append(hits[0] if hits else None)
-            ds.joins[alias] = (target, matched, target_columns)
+            ds.joins[alias] = (target, matched, target_columns, self.clock_of(target))
         for dim, text in (body.get("dimensions") or {}).items():
             ds.dimensions[dim] = parse(text)
         self._datasets[name] = ds
         return ds
+
+    def clock_of(self, name: str) -> Clock:
+        """How dataset ``name``'s times are read: naive ones in its ``timezone`` (default UTC)."""
+        data_zone = str(self.dataset_defs[name].get("timezone") or "UTC")
+        zone(data_zone)  # an unknown zone raises here
+        return Clock(data_zone, self.calendar)
 
     # -- walking formulas: validation and the list of aggregates ----------------
 
@@ -833,16 +1071,22 @@ class Query:
             if node.name in RANGE_WINDOWS and any(w in RANGE_WINDOWS for w in windows):
                 outer = next(w for w in windows if w in RANGE_WINDOWS)
                 raise ValueError(f"{node.name}() cannot be nested in {outer}()")
-            if node.name == "previous" and len(node.args) == 2:
-                _int_at_least(node.args[1], "previous()'s n", 0)
+            if node.name in ("previous", "growth") and len(node.args) >= 2:
+                _int_at_least(node.args[1], f"{node.name}()'s n", 0)
+                if len(node.args) == 3:
+                    _unit_name(node.args[2], self.grain)
             if node.name == "rolling":
                 _int_at_least(node.args[1], "rolling()'s n", 1)
             if node.name == "to_date":
                 g = _grain_name(node.args[1])
-                if g not in TO_DATE_GRAINS[self.grain]:
+                if g not in TO_DATE_GROUPS or not self.calendar.nests(self.grain, g):
                     raise ValueError(f"to_date(x, {g}) is not allowed with grain '{self.grain}'")
             self.walk(node.args[0], kpi, path, windows + (node.name,),
                       in_total or node.name == "total", uses)
+            return
+        if isinstance(node, Call) and node.name in TOP_FUNCTIONS:
+            if node.args or node.named or node.where is not None:
+                raise ValueError(f"{node.name}() takes no arguments")
             return
         if isinstance(node, Call) and node.name not in ROW_FUNCTIONS:
             raise ValueError(f"unknown function {node.name}()")
@@ -866,7 +1110,7 @@ class Query:
             stack = [sub]
             while stack:
                 n = stack.pop()
-                if isinstance(n, Call) and (n.name in AGGREGATES or n.name in WINDOWS):
+                if isinstance(n, Call) and (n.name in AGGREGATES or n.name in WINDOWS or n.name in TOP_FUNCTIONS):
                     raise ValueError(f"{n.name}() inside the aggregate {call.name}()")
                 stack.extend(n.children())
         agg = self.resolve(kpi, call)
@@ -942,10 +1186,12 @@ class Query:
             inner = passes(call.where, env)
             start = end = None
             if ds.active is not None:
-                start = to_datetime(env.column(ds.active[0]))
-                end = to_datetime(env.column(ds.active[1])) if ds.active[1] else None
+                start = ds.clock.instant(env.column(ds.active[0]))
+                end = ds.clock.instant(env.column(ds.active[1])) if ds.active[1] else None
+            time = ds.clock.read(env.column(time_column)) if time_column else None
             entries.append(Entry(
-                time=to_datetime(env.column(time_column)) if time_column else None,
+                time=ds.clock.instant(time),
+                day=None if time is None else self.calendar.local_day(time),
                 start=start,
                 end=end,
                 dims=tuple(eval_expr(ds.dimensions[d], env) for d in self.by) if has_dims else None,
@@ -960,24 +1206,28 @@ class Query:
 
     def data_periods(self, uses: list[Use]) -> set[dt.date]:
         """The periods of the rows read by the query's aggregates (for missing bounds)."""
-        periods: set[dt.date] = set()
+        return {self.calendar.period_start(day, self.grain) for day in self.data_days(uses)}
+
+    def data_days(self, uses: list[Use]) -> set[dt.date]:
+        """The local days of the rows read by the query's aggregates (a stock's start and end days)."""
+        days: set[dt.date] = set()
         for use in uses:
             agg = self.resolve(use.kpi, use.call)
             for e in agg.entries:
                 if agg.at is not None:
                     if e.ever_active():
-                        periods.add(period_start(e.start, self.grain))
+                        days.add(self.calendar.local_day(e.start))
                         if e.end is not None:
-                            periods.add(period_start(e.end, self.grain))
-                elif e.time is not None:
-                    periods.add(period_start(e.time, self.grain))
-        return periods
+                            days.add(self.calendar.local_day(e.end))
+                elif e.day is not None:
+                    days.add(e.day)
+        return days
 
     def reported_periods(self, uses: list[Use]) -> list[dt.date | None]:
         if self.grain == "all":
             return [None]
-        lo = period_start(self.start, self.grain) if self.start else None
-        hi = period_start(self.end, self.grain) if self.end else None
+        lo = self.calendar.period_start(self.start, self.grain) if self.start else None
+        hi = self.calendar.period_start(self.end, self.grain) if self.end else None
         if lo is None or hi is None:
             if not uses:
                 raise ValueError("a query without aggregates needs both start and end")
@@ -991,14 +1241,24 @@ class Query:
         p = lo
         while p <= hi:
             out.append(p)
-            p = shift_period(p, 1, self.grain)
+            p = self.calendar.shift(p, 1, self.grain)
         return out
 
     def all_bounds(self) -> tuple[dt.datetime | None, dt.datetime | None]:
-        """Grain ``all``: rows with start <= time < end + 1 day."""
-        lo = midnight(self.start) if self.start else None
-        hi = midnight(self.end + dt.timedelta(days=1)) if self.end else None
+        """Grain ``all``: rows from the first instant of local day ``start`` to the first of ``end`` + 1 day."""
+        lo = self.calendar.day_start(self.start) if self.start else None
+        hi = self.calendar.day_start(self.end + dt.timedelta(days=1)) if self.end else None
         return lo, hi
+
+    def all_days(self, uses: list[Use]) -> int | None:
+        """``period_days()`` at grain ``all``: the days from ``start`` (else the first local day with
+        rows) to ``end`` (else the last), both included; null when a bound is missing and no row is read."""
+        days = self.data_days(uses) if self.start is None or self.end is None else set()
+        first = self.start or (min(days) if days else None)
+        last = self.end or (max(days) if days else None)
+        if first is None or last is None:
+            return None
+        return (last - first).days + 1
 
     def combos(self, uses: list[Use], periods: list[dt.date | None]) -> list[Combo]:
         """The combinations of by-dimension values read in the reported periods."""
@@ -1008,8 +1268,8 @@ class Query:
         if self.grain == "all":
             lo, hi = self.all_bounds()
         else:
-            lo = midnight(periods[0])
-            hi = midnight(shift_period(periods[-1], 1, self.grain))
+            lo = self.calendar.day_start(periods[0])
+            hi = self.calendar.day_start(self.calendar.shift(periods[-1], 1, self.grain))
         for use in uses:
             if use.in_total:
                 continue
@@ -1051,8 +1311,9 @@ class Query:
         if agg.at is not None:
             if ctx.window is not None:
                 raise ValueError(f"{ctx.window[0]}() cannot wrap a stock aggregate (at=)")
-            instant = ctx.period if agg.at == "start" else shift_period(ctx.period, 1, self.grain)
-            t = midnight(instant)
+            # just before the first instant of the period (at=start) or of the next one (at=end)
+            day = ctx.period if agg.at == "start" else self.calendar.shift(ctx.period, 1, self.grain)
+            t = self.calendar.day_start(day)
 
             def selected(e: Entry) -> bool:
                 return e.active_at(t)
@@ -1060,14 +1321,15 @@ class Query:
             if self.grain == "all":
                 lo, hi = self.all_bounds()
             else:
-                hi = midnight(shift_period(ctx.period, 1, self.grain))
+                cal = self.calendar
+                hi = cal.day_start(cal.shift(ctx.period, 1, self.grain))
                 kind = ctx.window[0] if ctx.window else None
                 if kind is None:
-                    lo = midnight(ctx.period)
+                    lo = cal.day_start(ctx.period)
                 elif kind == "rolling":
-                    lo = midnight(shift_period(ctx.period, 1 - ctx.window[1], self.grain))
+                    lo = cal.day_start(cal.shift(ctx.period, 1 - ctx.window[1], self.grain))
                 elif kind == "to_date":
-                    lo = midnight(period_start(ctx.period, ctx.window[1]))
+                    lo = cal.day_start(cal.period_start(ctx.period, ctx.window[1]))
                 else:  # cumulative
                     lo = None
 
@@ -1088,6 +1350,7 @@ class Query:
         uses: list[Use] = []
         for kpi in kpis:
             self.walk_kpi(kpi, (), (), False, uses)
+        self.uses = uses
         periods = self.reported_periods(uses)
         combos: list[Combo] = self.combos(uses, periods) if self.by else [()]
         columns = ([] if self.grain == "all" else ["period"]) + list(self.by) + list(kpis)
@@ -1095,9 +1358,9 @@ class Query:
         for period in periods:
             for combo in combos:
                 ctx = Context(period, combo)
-                values = [to_result(self.value(kpi, ctx)) for kpi in kpis]
+                values = [to_result(self.value(kpi, ctx), self.calendar) for kpi in kpis]
                 head = [] if period is None else [period.isoformat()]
-                out.append(tuple(head + [to_result(v) for v in combo] + values))
+                out.append(tuple(head + [to_result(v, self.calendar) for v in combo] + values))
         n_head = (0 if self.grain == "all" else 1)
 
         def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -1126,6 +1389,7 @@ class TopEnv(Env):
         self.query = query
         self.kpi = kpi
         self.ctx = ctx
+        self.clock = Clock(calendar=query.calendar)
 
     def ref(self, node: Ref) -> Any:
         if node.qualifier is not None:
@@ -1139,14 +1403,16 @@ class TopEnv(Env):
         q, ctx = self.query, self.ctx
         if node.name in AGGREGATES:
             return q.aggregate_value(self.kpi, node, ctx)
+        if node.name == "period_days":
+            if q.grain == "all":
+                return q.all_days(q.uses)
+            return (q.calendar.shift(ctx.period, 1, q.grain) - ctx.period).days
         x = node.args[0]
-        if node.name == "previous":
-            n = _int_at_least(node.args[1], "previous()'s n", 0) if len(node.args) == 2 else 1
-            return self.sub(x, replace(ctx, period=shift_period(ctx.period, -n, q.grain)))
-        if node.name == "growth":
-            current = self.sub(x, ctx)
-            before = self.sub(x, replace(ctx, period=shift_period(ctx.period, -1, q.grain)))
-            return arith("/", arith("-", current, before), before)
+        if node.name in ("previous", "growth"):
+            before = self.sub(x, replace(ctx, period=self.earlier(node)))
+            if node.name == "previous":
+                return before
+            return arith("/", arith("-", self.sub(x, ctx), before), before)
         if node.name == "rolling":
             n = _int_at_least(node.args[1], "rolling()'s n", 1)
             return self.sub(x, replace(ctx, window=("rolling", n)))
@@ -1157,6 +1423,16 @@ class TopEnv(Env):
         if node.name == "total":
             return self.sub(x, replace(ctx, dims=None))
         raise ValueError(f"unknown function {node.name}()")
+
+    def earlier(self, node: Call) -> dt.date:
+        """The period ``previous(x[, n[, unit]])`` reads: n periods back, or with a unit the period
+        holding the day n units before the current period's first day (SPEC §5.1)."""
+        q, period = self.query, self.ctx.period
+        n = _int_at_least(node.args[1], f"{node.name}()'s n", 0) if len(node.args) >= 2 else 1
+        if len(node.args) < 3:
+            return q.calendar.shift(period, -n, q.grain)
+        unit = _unit_name(node.args[2], q.grain)
+        return q.calendar.period_start(units_back(period, n, unit), q.grain)
 
 
 def evaluate(
@@ -1169,6 +1445,8 @@ def evaluate(
     where: str | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    calendar: dict[str, Any] | None = None,
+    timezone: str | None = None,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Answer a query the slow, obvious way; same columns and rows as the engine.
 
@@ -1177,5 +1455,34 @@ def evaluate(
     ``(columns, rows)``: ``period`` (absent for grain ``all``), the ``by``
     dimensions, then one column per KPI; rows ordered by period, then by
     dimension values with nulls last. Invalid queries raise ValueError.
+
+    ``calendar`` is kpi.yml's ``calendar:`` block (``timezone``, ``week_start``,
+    ``fiscal_year_start``; default UTC, Monday, January); ``timezone`` the query's
+    override of its zone. A dataset body's ``timezone`` is the zone of its naive
+    timestamps. Row values may be ``date`` (a calendar date), naive or aware
+    ``datetime``, or text as SQLite holds it (offset → instant, none → naive).
     """
-    return Query(definitions, data, grain, by, where, start, end).run(kpis)
+    cal = Calendar.of(calendar, timezone)
+    return Query(definitions, data, grain, by, where, start, end, cal).run(kpis)
+
+
+def refusal(
+    definitions: dict[str, Any],
+    data: dict[str, list[Row]],
+    kpi: str,
+    *,
+    grain: str = "month",
+    by: Sequence[str] = (),
+    calendar: dict[str, Any] | None = None,
+) -> str | None:
+    """Why a query of ``kpi`` at ``grain`` is invalid (a unit finer than the grain, a to_date group
+    its periods do not nest in, a window at grain ``all``, ...), or None when it is valid.
+
+    Only the formulas are checked (and their aggregates resolved); no period is computed.
+    """
+    query = Query(definitions, data, grain, by, None, None, None, Calendar.of(calendar))
+    try:
+        query.walk_kpi(kpi, (), (), False, [])
+    except ValueError as error:
+        return str(error)
+    return None

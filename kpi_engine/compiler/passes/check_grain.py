@@ -16,14 +16,23 @@ def check_grain(plan: Plan, ctx: CompileContext) -> Plan:
     every = plan.all
     for atom in plan.atoms:
         entry = ctx.catalog.datasets[atom.dataset]
-        if every and (atom.shift or atom.window):
+        finer = None if every else next(
+            (step for step in atom.shift if step.unit and P.unit_finer_than(step.unit, plan.grain)), None)
+        if finer is not None:
+            errors.append(QueryError(
+                f"{finer.describe()} cannot be read at --grain {plan.grain}: a {finer.unit} is shorter than a "
+                f"{_grain_noun(plan.grain)}", span=finer.span,
+                hint=f"query with --grain {finer.unit}, or use a unit of {_longer_units(plan.grain)}",
+                code="bad-grain"))
+        elif every and (atom.shift or atom.window):
             what = "previous()" if atom.shift else atom.window.describe()
             errors.append(QueryError(f"{what} compares periods; it needs a grain other than 'all'",
                                      code="bad-grain"))
         elif every and atom.at:
             errors.append(QueryError(f"at={atom.at} reads the rows active at the start or end of each "
                                      "period; it needs a grain other than 'all'", code="bad-grain"))
-        elif atom.window and atom.window.kind == "to_date" and atom.window.grain not in P.CONTAINS[plan.grain]:
+        elif atom.window and atom.window.kind == "to_date" and not P.contains(plan.grain, atom.window.grain,
+                                                                               ctx.calendar):
             errors.append(QueryError(f"to_date(..., {atom.window.grain}) needs periods that fit in a "
                                      f"{atom.window.grain}; --grain {plan.grain} periods do not",
                                      code="bad-grain"))
@@ -34,3 +43,12 @@ def check_grain(plan: Plan, ctx: CompileContext) -> Plan:
                 code="no-time"))
     raise_all(list(dict.fromkeys(errors)))
     return plan
+
+
+def _longer_units(grain: str) -> str:
+    units = [unit for unit in P.UNITS if not P.unit_finer_than(unit, grain)]
+    return units[0] if len(units) == 1 else f"{', '.join(units[:-1])} or {units[-1]}"
+
+
+def _grain_noun(grain: str) -> str:
+    return grain.replace("fiscal_", "fiscal ")

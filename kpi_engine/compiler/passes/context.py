@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from ...definitions.catalog import Catalog, DatasetEntry
 from ...formulas.binder import Atom, Binder
 from ..dialects import SqlDialect
-from ..plan import COMBINABLE
+from ..periods import UTC, Calendar, Move, shift_moves as _moves
+from ..plan import COMBINABLE, Plan
 
-__all__ = ["CompileContext", "scan_key"]
+__all__ = ["CompileContext", "scan_key", "shift_moves"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class CompileContext:
     relation: Callable[[DatasetEntry, SqlDialect], object]
     #: the source a dataset reads
     source_name: Callable[[str], str]
+    #: the project's calendar (a query may name another time zone)
+    calendar: Calendar = UTC
+    #: what a dataset's column holds: "date", "timestamp" (naive), "timestamptz" (an instant), or None when
+    #: the source cannot say (taken as naive)
+    time_kind: Callable[[str, str], str | None] = lambda dataset, column: None
 
 
 def scan_key(atom: Atom, level: str, catalog: Catalog) -> tuple[str, str | None, str]:
@@ -31,3 +37,8 @@ def scan_key(atom: Atom, level: str, catalog: Catalog) -> tuple[str, str | None,
     """
     time = atom.time or catalog.datasets[atom.dataset].model.time
     return atom.dataset, time, "d" if (level == "t" and atom.func in COMBINABLE) else level
+
+
+def shift_moves(atom: Atom, plan: Plan) -> tuple[Move, ...]:
+    """The moves of an atom's previous() steps at the query's grain and calendar."""
+    return _moves(((step.n, step.unit) for step in atom.shift), plan.grain, plan.calendar)

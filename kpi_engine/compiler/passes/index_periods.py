@@ -1,4 +1,5 @@
-"""Pass: the reported periods as integer indexes, and the levels values are computed at."""
+"""Pass: the calendar of the query (the project's, in the query's time zone), the reported periods as integer
+indexes in it, and the levels values are computed at."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ __all__ = ["index_periods"]
 
 def index_periods(plan: Plan, ctx: CompileContext) -> Plan:
     query = plan.query
+    calendar = ctx.calendar if query.timezone is None else dataclasses.replace(ctx.calendar, timezone=query.timezone)
     if plan.all:
         lo = hi = 0
     else:
-        lo = P.index_of(query.start, plan.grain) if query.start else None
-        hi = P.index_of(query.end, plan.grain) if query.end else None
+        lo = P.index_of(query.start, plan.grain, calendar) if query.start else None
+        hi = P.index_of(query.end, plan.grain, calendar) if query.end else None
     levels = [LevelPlan("d", query.by)]
     if any(atom.total for atom in plan.atoms):
         levels.append(LevelPlan("t", ()))
-    return dataclasses.replace(plan, bounds=Bounds(lo=lo, hi=hi, spine_lower=lo), levels=tuple(levels))
+    return dataclasses.replace(plan, bounds=Bounds(lo=lo, hi=hi, spine_lower=lo), levels=tuple(levels),
+                               calendar=calendar)

@@ -7,7 +7,8 @@
 - count, sum and avg of a stock (``at=``) are running sums of the changes of a *stock* scan;
 - the rest (distinct counts, medians and percentiles under a window, other stock aggregates)
   are *range* aggregates: computed per spine period from the rows it reads;
-- ``previous()`` is a shift of the unshifted value, read n periods earlier.
+- ``previous()`` is a shift of the unshifted value, read n periods earlier (or, for a month, quarter
+  or year back at day and week grains, in the period holding the day that many months back).
 
 Scans are shared by every atom of the same dataset, time column and level; measures are shared
 by atoms that compute the same thing. CTE and column names follow the order atoms are met.
@@ -19,9 +20,10 @@ import dataclasses
 from decimal import Decimal
 
 from ...formulas.binder import Atom
+from .. import periods as P
 from ..conditions import and_nodes
 from ..plan import COMBINABLE, FlowScan, LevelPlan, Measure, Plan, RangeAggregate, Shift, StockMeasure, StockScan, Value
-from .context import CompileContext, scan_key
+from .context import CompileContext, scan_key, shift_moves
 
 __all__ = ["place_atoms"]
 
@@ -59,13 +61,15 @@ class _Placer:
 
     def place(self, atom: Atom) -> None:
         level = self.levels["t" if atom.total else "d"]
-        base = dataclasses.replace(atom, shift=0)
+        base = dataclasses.replace(atom, shift=())
         if base not in level.columns:
             level.columns[base] = self.value(base, level)
-        self.max_shift = max(self.max_shift, atom.shift)
         if atom.shift:
+            moves = shift_moves(atom, self.plan)
+            self.max_shift = max(self.max_shift, P.reach(moves, self.plan.grain))
             column = f"x{len(level.shifts) + 1}_{level.key}"
-            level.shifts.append(Shift(column, level.columns[base], atom.shift))
+            lag = moves[0][1] if len(moves) == 1 and moves[0][0] == "periods" else 0
+            level.shifts.append(Shift(column, level.columns[base], lag, () if lag else moves))
             level.columns[atom] = column
 
     def value(self, atom: Atom, level: _Level) -> str:

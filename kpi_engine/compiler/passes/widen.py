@@ -12,7 +12,7 @@ import dataclasses
 from ...formulas.binder import Atom
 from .. import periods as P
 from ..plan import Plan
-from .context import CompileContext, scan_key
+from .context import CompileContext, scan_key, shift_moves
 
 __all__ = ["widen"]
 
@@ -23,11 +23,11 @@ def widen(plan: Plan, ctx: CompileContext) -> Plan:
         return plan
     spine_lower = plan.bounds.spine_lower
     for atom in plan.atoms:
-        base = dataclasses.replace(atom, shift=0)
+        base = dataclasses.replace(atom, shift=())
         level = "t" if atom.total else "d"
-        first = lo - atom.shift
+        first = _shifted(lo, atom, plan)
         spine_lower = first if spine_lower is None else min(spine_lower, first)
-        needed = _first_needed(base, first, plan.grain)
+        needed = _first_needed(base, first, plan)
         ranged = next((r for r in plan.ranges if r.atom == base and r.level == level), None)
         if ranged is not None:
             lower = needed if ranged.lower is None else min(ranged.lower, needed)
@@ -45,10 +45,19 @@ def widen(plan: Plan, ctx: CompileContext) -> Plan:
     return dataclasses.replace(plan, bounds=dataclasses.replace(plan.bounds, spine_lower=spine_lower))
 
 
-def _first_needed(atom: Atom, first: int, grain: str) -> int:
+def _shifted(lo: int, atom: Atom, plan: Plan) -> int:
+    """The first period a shifted atom reads (the shift of the first reported one: shifts keep order)."""
+    if not atom.shift:
+        return lo
+    moves = shift_moves(atom, plan)
+    first = P.shifted_index(lo, moves, plan.grain, plan.calendar)
+    return first if first is not None else lo - P.reach(moves, plan.grain)
+
+
+def _first_needed(atom: Atom, first: int, plan: Plan) -> int:
     window = atom.window
     if window is not None and window.kind == "rolling":
         return first - (window.periods - 1)
     if window is not None and window.kind == "to_date":
-        return P.group_start(first, grain, window.grain)
+        return P.group_start(first, plan.grain, window.grain, plan.calendar)
     return first

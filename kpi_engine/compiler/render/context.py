@@ -18,6 +18,7 @@ from ..passes.context import CompileContext
 from ..plan import LevelPlan, Plan
 from ..sql import alias, col, lit, not_null, table_ref
 from ..translate import Translator
+from ...timezones import local_midnight_in
 
 __all__ = ["RenderContext", "Source"]
 
@@ -95,7 +96,52 @@ class RenderContext:
         return sql.subquery(relation, name)
 
     def row(self, dataset: str) -> Translator:
-        return Translator(self.d, self.catalog.functions, column=lambda ref: col(ref.name, ref.qualifier or dataset))
+        return Translator(self.d, self.catalog.functions, column=lambda ref: col(ref.name, ref.qualifier or dataset),
+                          time=lambda how, node, value: self.convert(dataset, how, node, value))
+
+    # -- time: local wall time of the calendar ---------------------------------------
+    def _owner(self, dataset: str, node: f.Node) -> str:
+        """The dataset whose zone a row expression's time is in: a joined column's dataset, else this one."""
+        if isinstance(node, f.Ref) and node.qualifier is not None and node.qualifier != dataset:
+            return self.catalog.datasets[dataset].model.joins[node.qualifier].dataset
+        return dataset
+
+    def convert(self, dataset: str, how: str, node: f.Node, value: exp.Expression) -> exp.Expression:
+        """A time argument of a row function as local time (date, hour, ...) or as an instant (*_between).
+
+        With UTC everywhere nothing is converted, and the source is not asked what the column holds (its
+        sessions read instants in UTC)."""
+        owner = self._owner(dataset, node)
+        zone, calendar = self.catalog.datasets[owner].model.timezone, self.plan.calendar.timezone
+        if zone == "UTC" and (how == "instant" or calendar == "UTC"):
+            return value
+        kind = self.compile.time_kind(owner, node.name) if isinstance(node, f.Ref) else None
+        if how == "instant":
+            return self.d.instant(value, kind, zone)
+        return self.d.local_time(value, kind, zone, calendar)
+
+    def time_of(self, dataset: str, column: str) -> exp.Expression:
+        """A dataset's time column as local wall time of the calendar."""
+        return self.convert(dataset, "local", f.Ref(0, 0, name=column), col(column, dataset))
+
+    def period_of(self, dataset: str, column: str) -> exp.Expression:
+        """The index of the local period that holds a row's time."""
+        return self.d.period_index(self.time_of(dataset, column), self.plan.grain, self.plan.calendar)
+
+    def before_day(self, dataset: str, column: str, day: dt.date, *, upper: bool) -> exp.Expression:
+        """The bound that a column's raw value is compared with for local midnight of ``day``: a date for a DATE
+        column, the instant for an instant, the local date for naive times in the calendar's zone, and a day
+        wider otherwise (the period index, computed from local time, is what decides)."""
+        zone, calendar = self.catalog.datasets[dataset].model.timezone, self.plan.calendar.timezone
+        kind = None if zone == calendar == "UTC" else self.compile.time_kind(dataset, column)
+        if kind == "timestamptz":
+            return self.d.instant_literal(local_midnight_in(day, calendar, None))
+        if kind != "date" and (zone != calendar or self.d.name == "sqlite"):
+            # a naive wall time of another zone is within a day of the local one (SQLite text may carry an offset)
+            widened = day + dt.timedelta(days=1) if upper else day - dt.timedelta(days=1)
+            if dt.date(1, 1, 2) <= widened <= dt.date(9999, 12, 30):
+                day = widened
+        return self.d.time_literal(day)
 
     def dims(self, dataset: str, dims: Sequence[str]) -> list[f.Node]:
         return [self.compile.binder.dimension(dataset, d) for d in dims]
@@ -113,9 +159,10 @@ class RenderContext:
 
         return substitute(self.plan.where)
 
-    def time_range(self, time_col: exp.Expression, lower: int | None, unbounded: bool) -> list[exp.Expression]:
+    def time_range(self, dataset: str, column: str, lower: int | None, unbounded: bool) -> list[exp.Expression]:
         """Rows with a time, inside the periods a scan must read (a range excludes nulls by itself)."""
-        q, d, bounds = self.plan.query, self.d, self.plan.bounds
+        time_col = col(column, dataset)
+        q, bounds = self.plan.query, self.plan.bounds
         conds: list[exp.Expression] = []
         first: dt.date | None = None
         after: dt.date | None = None  # the first day after the rows read
@@ -124,13 +171,18 @@ class RenderContext:
             after = P.day_after(q.end) if q.end else None
         else:
             if lower is not None and not unbounded:
-                first = P.start_date_or_none(lower, self.plan.grain)  # None: before 0001-01-01, nothing is earlier
+                first = P.start_date_or_none(lower, self.plan.grain, self.plan.calendar)  # None: before 0001-01-01
             if bounds.hi is not None:
-                after = P.start_date_or_none(bounds.hi + 1, self.plan.grain)  # None: after 9999-12-31
-        if first is not None:
-            conds.append(exp.GTE(this=time_col.copy(), expression=d.time_literal(first)))
-        if after is not None:
-            conds.append(exp.LT(this=time_col.copy(), expression=d.time_literal(after)))
+                after = P.start_date_or_none(bounds.hi + 1, self.plan.grain, self.plan.calendar)  # None: after 9999
+        for day, upper in ((first, False), (after, True)):
+            if day is None:
+                continue
+            bound = self.before_day(dataset, column, day, upper=upper)
+            conds.append((exp.LT if upper else exp.GTE)(this=time_col.copy(), expression=bound))
+            if q.grain == "all" and bound != self.d.time_literal(day):
+                # no period index decides for grain all: the widened bound only narrows the read, local time decides
+                conds.append((exp.LT if upper else exp.GTE)(this=self.d.date(self.time_of(dataset, column)),
+                                                            expression=lit(day.isoformat())))
         return conds or [not_null(time_col)]
 
     def group_columns(self, dataset: str, dims: Sequence[str], tr: Translator,
@@ -162,20 +214,30 @@ class RenderContext:
         return exp.Window(this=agg, partition_by=partition or None, order=self.by_period(level.v),
                           spec=spec, over="OVER")
 
+    def shifted(self, p: exp.Expression, moves: Sequence[P.Move]) -> exp.Expression:
+        """The index of the period previous() reads for period ``p`` (``periods.shifted_index`` in SQL)."""
+        d, grain, calendar = self.d, self.plan.grain, self.plan.calendar
+        for kind, k in moves:
+            if kind == "periods":
+                p = sql.binary(exp.Sub, p, lit(k))
+                continue
+            p = d.period_index(d.months_before(d.period_date(p, grain, calendar), k), grain, calendar)
+        return p
+
     def by_period(self, table: str) -> exp.Order:
         """ORDER BY p in a window; p is never null, so the dialect's own null ordering is used."""
         return exp.Order(expressions=[exp.Ordered(this=col("p", table), nulls_first=self.d.nulls_first_by_default)])
 
     def group_key(self, p: exp.Expression, group: str) -> exp.Expression:
-        """The index of the to_date() group (week, month, quarter, year) holding period p."""
-        grain, d = self.plan.grain, self.d
+        """The index of the to_date() group (week, month, quarter, year, fiscal) holding period p."""
+        grain, d, calendar = self.plan.grain, self.d, self.plan.calendar
         if grain == group:
             return p
-        if grain == "day" and group == "week":
-            return d.int_div(p, 7)
-        if grain == "month":
+        if grain == "month" and group in ("quarter", "year"):
             return d.int_div(p, 3 if group == "quarter" else 12)
-        if grain == "quarter":
+        if grain == "quarter" and group == "year":
             return d.int_div(p, 4)
-        # day → month, quarter or year: through the calendar date of the day
-        return d.period_index(d.period_date(p, "day"), group)
+        if grain == "fiscal_quarter" and group == "fiscal_year":
+            return d.int_div(p, 4)
+        # the others (days in weeks, fiscal groups of calendar periods): through the period's first day
+        return d.period_index(d.period_date(p, grain, calendar), group, calendar)

@@ -36,7 +36,7 @@ def render_range_rows(rc: RenderContext, item: RangeAggregate) -> list[tuple[str
         assert active is not None
         for column, prefix in ((active.from_, "f"), (active.to, "t")):
             if column is not None:
-                columns.append(alias(d.period_index(col(column, dataset), plan.grain), f"{prefix}a"))
+                columns.append(alias(rc.period_of(dataset, column), f"{prefix}a"))
         conds.append(not_null(col(active.from_, dataset)))
         if active.to:  # a row whose span ends where it starts, or before, is never active
             conds.append(sql.or_(is_null(col(active.to, dataset)),
@@ -45,10 +45,10 @@ def render_range_rows(rc: RenderContext, item: RangeAggregate) -> list[tuple[str
         time = atom.time or entry.model.time
         time_col = col(time, dataset) if time is not None else None  # none: grain all reads every row
         # grain all: one period, index 0 (as the spine's)
-        columns.append(alias(lit(0) if plan.all else d.period_index(time_col, plan.grain), "q"))
+        columns.append(alias(lit(0) if plan.all else rc.period_of(dataset, time), "q"))
         unbounded = atom.window is not None and atom.window.kind == "cumulative"
         if time_col is not None:
-            conds += rc.time_range(time_col, item.lower, unbounded)
+            conds += rc.time_range(dataset, time, item.lower, unbounded)
     columns += [alias(tr(node), f"d_{name}") for name, node in zip(level.dims, dims)]
     value = tr(atom.arg)
     if atom.func in ("median", "percentile"):

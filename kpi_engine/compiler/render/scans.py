@@ -55,7 +55,7 @@ def render_scan(rc: RenderContext, scan: FlowScan) -> list[tuple[str, exp.Expres
         base, joins = rc.from_(scan.dataset, [*used, query_where, where_filter])
         tr = rc.row(scan.dataset)
         time_col = col(scan.time, scan.dataset) if scan.time else None
-        p = d.period_index(time_col.copy(), plan.grain) if time_col is not None and not plan.all else None
+        p = rc.period_of(scan.dataset, scan.time) if time_col is not None and not plan.all else None
         if p is not None and scan.unbounded and clamp is not None:
             p = d.at_least(p, clamp)
         columns, group = rc.group_columns(scan.dataset, level.dims, tr, p)
@@ -66,7 +66,7 @@ def render_scan(rc: RenderContext, scan: FlowScan) -> list[tuple[str, exp.Expres
         if seen is not None:
             # some rows are read only for total(): count the others, which give the dimension values
             columns.append(alias(d.aggregate("count", None, tr(seen_filter) if seen_filter else None), seen))
-        conds = rc.time_range(time_col, scan.lower, scan.unbounded) if time_col is not None else []
+        conds = rc.time_range(scan.dataset, scan.time, scan.lower, scan.unbounded) if time_col is not None else []
         conds += [tr(c) for c in (query_where, where_filter) if c is not None]
         body = sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group)
     ctes = [(scan.cte, body)]

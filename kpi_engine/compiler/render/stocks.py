@@ -53,11 +53,11 @@ def render_stock_read(rc: RenderContext, stock: StockScan) -> list[tuple[str, ex
     used = [m.arg for m in (*stock.measures, *flow_measures)] + [m.condition for m in (*stock.measures, *flow_measures)]
     used += rc.dims(dataset, level.dims) + [query_where, where_filter]
     base, joins = rc.from_(dataset, used)
-    columns = [alias(d.period_index(start_col.copy(), plan.grain), "pf")]
-    group = [d.period_index(start_col.copy(), plan.grain)]
+    columns = [alias(rc.period_of(dataset, active.from_), "pf")]
+    group = [rc.period_of(dataset, active.from_)]
     if end_col is not None:
-        columns.append(alias(d.period_index(end_col.copy(), plan.grain), "pt"))
-        group.append(d.period_index(end_col.copy(), plan.grain))
+        columns.append(alias(rc.period_of(dataset, active.to), "pt"))
+        group.append(rc.period_of(dataset, active.to))
     for name, node in zip(level.dims, rc.dims(dataset, level.dims)):
         expr = tr(node)
         columns.append(alias(expr, f"d_{name}"))
@@ -86,11 +86,10 @@ def render_stock_read(rc: RenderContext, stock: StockScan) -> list[tuple[str, ex
             seen = without_filter(seen, shared) if seen is not None else None
             columns.append(alias(d.aggregate("count", None, condition(seen, None)), f"{scan.cte}_seen"))
 
-    reads = [sql.and_(not_null(start_col.copy()), *_before_end(rc, start_col),
+    reads = [sql.and_(not_null(start_col.copy()), *_before_end(rc, dataset, active.from_),
                       ever_active.copy() if ever_active is not None and not folded else None)]
     for scan in folded:
-        time_col = col(scan.time, dataset)
-        reads.append(sql.and_(*rc.time_range(time_col, scan.lower, scan.unbounded)))
+        reads.append(sql.and_(*rc.time_range(dataset, scan.time, scan.lower, scan.unbounded)))
     conds = [sql.or_(*reads) if len(reads) > 1 else reads[0]]
     conds += [tr(c) for c in (query_where, where_filter) if c is not None]
     return [(f"{stock.cte}g", sql.select(columns, base, joins=joins, where=sql.and_(*conds), group_by=group))]
@@ -105,11 +104,13 @@ def rows_column(stock: StockScan) -> str:
     return f"{stock.cte}_n"
 
 
-def _before_end(rc: RenderContext, edge: exp.Expression) -> list[exp.Expression]:
+def _before_end(rc: RenderContext, dataset: str, column: str) -> list[exp.Expression]:
     """Rows that start after the last period change no reported stock."""
     hi = rc.plan.bounds.hi
-    after = P.start_date_or_none(hi + 1, rc.plan.grain) if hi is not None else None
-    return [exp.LT(this=edge.copy(), expression=rc.d.time_literal(after))] if after is not None else []
+    after = P.start_date_or_none(hi + 1, rc.plan.grain, rc.plan.calendar) if hi is not None else None
+    if after is None:
+        return []
+    return [exp.LT(this=col(column, dataset), expression=rc.before_day(dataset, column, after, upper=True))]
 
 
 def seen_rows(scan: FlowScan):

@@ -64,13 +64,21 @@ def render_values(rc: RenderContext, level: LevelPlan) -> list[tuple[str, exp.Ex
                                        for value in level.values], table_ref(v))))
     if not level.shifts:
         return ctes
-    lags = []
-    for shift in level.shifts:
-        lag = exp.Window(this=exp.Lag(this=col(shift.of, w), offset=lit(shift.periods)),
-                         partition_by=[col(f"d_{d}", w) for d in dims] or None,
-                         order=rc.by_period(w), over="OVER")
-        lags.append(alias(lag, shift.column))
+    lags, joins = [], []
+    for number, shift in enumerate(level.shifts, 1):
+        if shift.periods:
+            lag = exp.Window(this=exp.Lag(this=col(shift.of, w), offset=lit(shift.periods)),
+                             partition_by=[col(f"d_{d}", w) for d in dims] or None,
+                             order=rc.by_period(w), over="OVER")
+            lags.append(alias(lag, shift.column))
+            continue
+        # a period that is not a fixed number back (a month back from a day): the same spine, joined
+        earlier = f"kpi_y{number}{level.key}"
+        on = [exp.EQ(this=col("p", earlier), expression=rc.shifted(col("p", w), shift.moves))]
+        on += [sql.null_safe_eq(col(f"d_{d}", earlier), col(f"d_{d}", w)) for d in dims]
+        joins.append(sql.join(exp.alias_(table_ref(w), earlier, table=True), sql.and_(*on), kind="LEFT"))
+        lags.append(alias(col(shift.of, earlier), shift.column))
     keep = [col(value.column, w) for value in level.values]
     ctes.append((f"kpi_x{level.key}", sql.select([col("p", w), *[col(f"d_{d}", w) for d in dims], *keep, *lags],
-                                                 table_ref(w))))
+                                                 table_ref(w), joins=joins)))
     return ctes

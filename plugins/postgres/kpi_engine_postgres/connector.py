@@ -12,7 +12,8 @@ Session settings (``search_path`` from ``schema:``, ``statement_timeout``) are
 set once per connection with ``set_config`` and committed, so they outlive the
 rolled-back transactions. The project keeps one connection per thread; this
 connector keeps no shared state, so :meth:`PostgresConnector.connect` needs no
-lock. A session that the server dropped is reopened before the next statement.
+lock. A session that the server dropped is reopened before the next statement. A query past its
+time limit (``Project.query(..., timeout=)``) is cancelled on the server, as Ctrl-C in psql does.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresConnection", "PostgresConnector"]
 
+#: Seconds to wait for the server to take a cancel request (psycopg's default is 30).
+_CANCEL_TIMEOUT = 5.0
 _SCHEMAS = ("SELECT nspname FROM pg_catalog.pg_namespace "
             "WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY nspname")
 
@@ -85,6 +88,20 @@ class PostgresConnection(Connection):
         self._sessions.append(self.connector.open_session())
         return self._sessions[0]
 
+    def interrupt(self) -> bool:
+        """Ask the server to cancel the running statement (psycopg's ``cancel_safe()``, a cancel request on a
+        connection of its own): the statement fails with SQLSTATE 57014 and its transaction is rolled back.
+
+        A cancel request that reaches the server once the statement is over is ignored by it (a server
+        session waiting for its next command drops it), so it cannot stop the next statement. A failure to
+        reach the server raises: the caller reports that the statement could not be stopped.
+        """
+        sessions = list(self._sessions)  # the running statement's thread may be reopening the session
+        if not sessions or sessions[0].closed:
+            return False
+        sessions[0].cancel_safe(timeout=_CANCEL_TIMEOUT)
+        return True
+
     def close(self) -> None:
         self._finalizer()
 
@@ -100,10 +117,13 @@ def _end_transaction(session: psycopg.Connection) -> None:
 
     if session.closed:
         return
-    try:
-        session.rollback()
-    except psycopg.Error:  # the session is broken: the statement's own error is the one to report
-        pass
+    for _ in range(2):  # twice: a cancel request that came as the statement ended may stop the first ROLLBACK
+        try:
+            session.rollback()
+            return
+        except psycopg.Error:  # the session is broken: the statement's own error is the one to report
+            if session.closed:
+                return
 
 
 class PostgresConnector(Connector):

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -643,3 +644,75 @@ def test_threads_share_a_project(project_at):
         assert len(results) == 20
         assert all(rows == [(JAN, 3, 13.35), (FEB, 0, 0.0), (MAR, 2, 8.99)] for rows in results)
         assert len(pids) == 4  # one session per thread
+
+
+# ---------------------------------------------------------------- time limits
+#: 10^6 x 10^6 rows (PostgreSQL reads some 10^7 a second: more than a day), 28 days of January 2025.
+ENDLESS = DEFINITIONS.replace("kpis:", """  endless:
+    sql: "SELECT TIMESTAMP '2025-01-01' + (a.x % 28) * INTERVAL '1 day' AS created_at
+      FROM generate_series(1, 1000000) AS a(x) CROSS JOIN generate_series(1, 1000000) AS b(y)"
+    time: created_at
+kpis:
+  endless_volume: {dataset: endless, formula: count()}""")
+
+
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds a server process has used, when the server runs on this machine (else None)."""
+    try:
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_endless(project: kpi_engine.Project, timeout: float) -> tuple[kpi_engine.QueryTimeoutError, float]:
+    started = time.monotonic()
+    with pytest.raises(kpi_engine.QueryTimeoutError) as caught:
+        project.query(["endless_volume"], start=JAN, end="2025-01-31", timeout=timeout)
+    return caught.value, time.monotonic() - started
+
+
+def test_a_query_past_its_limit_is_cancelled_on_the_server(project_at, server):
+    with kpi_engine.load(project_at("", ENDLESS)) as project:
+        connection = project.connection()
+        ((pid,),) = connection.execute("SELECT pg_backend_pid()")[1]
+        error, seconds = _run_endless(project, timeout=1)
+        assert 1 <= seconds < 4
+        assert (error.code, error.exit_code) == ("timeout", 3)
+        assert error.message == "the query ran longer than 1 s and was cancelled"
+        assert "failed: canceling statement due to user request" in error.__cause__.message
+        # nothing of the session runs: neither the statement nor a parallel worker of it
+        assert admin(server, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                             f"AND (pid = {pid} OR leader_pid = {pid})") == [(0,)]
+        before = _backend_cpu(pid)
+        if before is not None:  # the server runs here: its process for the session stays idle
+            time.sleep(2)
+            assert _backend_cpu(pid) - before < 0.1
+        assert project.connection() is connection
+        assert connection.execute("SELECT pg_backend_pid()")[1] == [(pid,)]  # the same session, reused
+        assert project.query(["volume"]).rows == [(JAN, 3), (FEB, 0), (MAR, 2)]
+
+
+def test_the_sources_statement_timeout_and_a_query_limit_work_together(project_at, server):
+    with kpi_engine.load(project_at("statement_timeout: 30s\n", ENDLESS)) as project:
+        error, seconds = _run_endless(project, timeout=1)  # the query's limit comes first
+        assert error.message == "the query ran longer than 1 s and was cancelled" and seconds < 4
+    with kpi_engine.load(project_at("statement_timeout: 500ms\n", ENDLESS)) as project:
+        with pytest.raises(kpi_engine.SourceError) as caught:  # the source's comes first: as without a limit
+            project.query(["endless_volume"], start=JAN, end="2025-01-31", timeout=30)
+        assert caught.value.message.endswith("failed: canceling statement due to statement timeout")
+        assert caught.value.hint.startswith("the query ran longer than statement_timeout (500ms)")
+
+
+def test_an_interrupt_between_statements_stops_nothing(project_at):
+    with kpi_engine.load(project_at()) as project:
+        connection = project.connection()
+        threads = threading.active_count()
+        for _ in range(20):  # the server drops a cancel request that finds no statement running
+            assert connection.interrupt() is True
+            assert project.query(["volume"], timeout=30).rows == [(JAN, 3), (FEB, 0), (MAR, 2)]
+        assert threading.active_count() == threads  # a query within its limit leaves no thread behind
+        connection.close()
+        assert connection.interrupt() is False  # no session: nothing to cancel

@@ -3,6 +3,10 @@
 Spark plans and runs each query on its executors; only the result rows come
 back here (``collect()``), and kpi's queries return aggregated rows: one per
 period and dimension value.
+
+Each statement's Spark jobs carry a label of their own (``cancelling.Statement``):
+``interrupt()`` cancels that label's jobs (a query past its time limit), and nothing else
+of the application.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpi_engine import Connection, SourceError
 
+from .cancelling import Statement
 from .errors import spark_errors
 from .files import ReadSpec, matches
 from .readonly import refusal
@@ -38,6 +43,8 @@ class SparkConnection(Connection):
         self._views: set[str] = set()
         #: On a Spark Connect server, paths are the server's: nothing to check on this machine.
         self._remote = connector.options.remote is not None
+        #: The running statement, with the label of its jobs (None between statements).
+        self._statement: Statement | None = None
 
     # ------------------------------------------------------------------ views
     def register(self, name: str, spec: ReadSpec, *, kind: str = "view") -> None:
@@ -80,10 +87,29 @@ class SparkConnection(Connection):
         """Spark Connect's retry warnings silenced (not around local queries: warning filters are global)."""
         return quiet_retries() if self._remote else nullcontext()
 
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        """The statement under a label of its own, from before it starts until its rows are back."""
+        statement = self._statement = Statement(self._session, self._remote)
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            self._statement = None
+            statement.end()
+
     def _execute(self, sql: str, parameters: Sequence[Any]) -> tuple[list[str], list[tuple]]:
-        with self._quiet():
+        statement = self._statement
+        with self._quiet(), statement.labelled() if statement is not None else nullcontext():
             frame = _wall_clock(self._frame(sql, parameters))
             return list(frame.columns), [tuple(row) for row in frame.collect()]
+
+    def interrupt(self) -> bool:
+        """Cancel the running statement's jobs: ``cancelJobGroup`` on local Spark (its tasks are interrupted),
+        ``interruptTag`` on Spark Connect, now and until the statement ends (``cancelling``). The label is
+        the statement's own, so a call that comes as the statement ends cancels nothing else."""
+        statement = self._statement
+        if statement is not None:
+            statement.stop()
+        return True
 
     def columns(self, relation_sql: str) -> list[str]:
         """The columns from Spark's analysis of the query: no job runs, no row is read."""

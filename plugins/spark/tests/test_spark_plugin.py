@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -656,3 +657,101 @@ def test_an_unreachable_spark_connect_server(tmp_path):
     assert "/;token=***) cannot reach the Spark Connect server: failed to connect to all addresses" in result.stderr
     assert "Connection refused" in result.stderr and "s3cret" not in result.output
     assert_one_clear_line(result.output)
+
+
+# ------------------------------------------------------------------ time limits
+#: 10^13 rows (local[2] reads some 10^8 a second: days), 28 days of January 2025.
+ENDLESS_DEFINITIONS = TICKETS_DEFINITIONS.replace("kpis:", """  endless:
+    sql: "SELECT DATE_ADD(DATE'2025-01-01', CAST(id % 28 AS INT)) AS created_at FROM range(10000000000000)"
+    time: created_at
+kpis:
+  endless_volume:
+    dataset: endless
+    formula: count()""")
+VOLUMES = [(JAN, 3), (FEB, 0), (MAR, 2)]
+
+
+def _run_endless(project: kpi_engine.Project, timeout: float) -> tuple[kpi_engine.QueryTimeoutError, float]:
+    started = time.monotonic()
+    with pytest.raises(kpi_engine.QueryTimeoutError) as caught:
+        project.query(["endless_volume"], start=JAN, end="2025-01-31", timeout=timeout)
+    return caught.value, time.monotonic() - started
+
+
+def _task_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) the task threads of a Spark JVM of this machine have used: the threads that
+    run a job's tasks ("Executor task launch worker ..."; the JIT compiler may still work a moment after)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # a thread that ended
+            continue
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if name.startswith("Executor task"):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _task_cpu_seconds_in(pid: int, seconds: float) -> float:
+    before = _task_cpu_seconds(pid)
+    time.sleep(seconds)
+    return _task_cpu_seconds(pid) - before
+
+
+def test_a_query_past_its_limit_stops_its_spark_jobs(tmp_path, spark_ready):
+    from pyspark import SparkContext
+
+    tickets_parquet(tmp_path)
+    root = spark_project(tmp_path, "      tickets: data/tickets.parquet\n", ENDLESS_DEFINITIONS)
+    with kpi_engine.load(root) as project:
+        connection = project.connection()
+        context = SparkContext._active_spark_context
+        jvm = context._gateway.proc.pid  # the Spark driver and its local[2] executor threads
+        error, seconds = _run_endless(project, timeout=2)
+        assert 2 <= seconds < 7  # the limit, and at most the 5 s kpi_engine waits for the jobs to stop
+        assert (error.code, error.exit_code) == ("timeout", 3)
+        assert error.message == "the query ran longer than 2 s and was cancelled"
+        assert "[SPARK_JOB_CANCELLED]" in error.__cause__.message
+        tracker = context.statusTracker()
+        assert (tracker.getActiveJobsIds(), tracker.getActiveStageIds()) == ([], [])
+        assert _task_cpu_seconds_in(jvm, 2) < 0.05  # tasks still running would take about two cores: ~4 s
+        assert project.connection() is connection
+        context.setJobGroup("the_tests_own", "a job group of the calling thread")
+        try:  # without a limit the statement runs on this thread, under a job group of its own, then this one again
+            assert project.query(["volume"]).rows == VOLUMES
+            assert context.getLocalProperty("spark.jobGroup.id") == "the_tests_own"
+        finally:
+            context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        threads = threading.active_count()
+        assert project.query(["volume"], timeout=60).rows == VOLUMES
+        assert threading.active_count() == threads
+        assert connection.interrupt() is True  # between statements: nothing to stop...
+        assert project.query(["volume"]).rows == VOLUMES  # ...and the next statement runs
+
+
+def _server_pid(url: str) -> int:
+    """The Spark Connect server's process (the fixture's spark-submit runs it), by the port in its command line."""
+    port = url.rsplit(":", 1)[1]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"spark.connect.grpc.binding.port={port}".encode() in cmdline.read_bytes():
+                return int(cmdline.parent.name)
+        except OSError:
+            continue
+    raise AssertionError(f"no Spark Connect server process on port {port}")
+
+
+def test_a_query_past_its_limit_is_interrupted_on_a_spark_connect_server(connect_server, tickets_project, tmp_path):
+    source = (f"  default:\n    connector: spark\n    remote: {connect_server}\n    views:\n"
+              f"      tickets: {tickets_project / 'data' / 'tickets.parquet'}\n")
+    root = spark_project(tmp_path, "", ENDLESS_DEFINITIONS, source=source)
+    with kpi_engine.load(root) as project:
+        connection = project.connection()
+        assert connection.execute("SELECT count(*) AS n FROM tickets")[1] == [(5,)]
+        error, seconds = _run_endless(project, timeout=2)
+        assert 2 <= seconds < 7
+        assert error.message == "the query ran longer than 2 s and was cancelled"
+        assert _task_cpu_seconds_in(_server_pid(connect_server), 2) < 0.05  # a running task: ~2 s (local[1])
+        assert project.connection() is connection
+        assert project.query(["volume"], timeout=60).rows == VOLUMES

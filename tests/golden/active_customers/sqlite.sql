@@ -11,9 +11,9 @@ WITH RECURSIVE kpi_k1g AS (
   FROM customers AS customers
   WHERE
     NOT customers.signup_at IS NULL
-    AND customers.signup_at < '2025-04-01'
-    OR customers.churned_at >= '2025-01-01'
-    AND customers.churned_at < '2025-04-01'
+    AND customers.signup_at < '2025-04-02'
+    OR customers.churned_at >= '2024-12-31'
+    AND customers.churned_at < '2025-04-02'
   GROUP BY
     CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1,
     CAST(STRFTIME('%Y', customers.churned_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.churned_at) AS INTEGER) - 1,

@@ -8,7 +8,7 @@ WITH RECURSIVE kpi_s1 AS (
       calls.answered) AS m1_2
   FROM calls AS calls
   WHERE
-    calls.called_at >= '2024-12-16' AND calls.called_at < '2025-04-07'
+    calls.called_at >= '2024-12-15' AND calls.called_at < '2025-04-08'
   GROUP BY
     CAST(JULIANDAY(DATE(calls.called_at)) - 2415020.5 AS INTEGER) / 7
 ), kpi_periods AS (

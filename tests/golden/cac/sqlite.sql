@@ -6,8 +6,8 @@ WITH RECURSIVE kpi_s1 AS (
     SUM(marketing_spend.amount) AS m1_1
   FROM marketing_spend AS marketing_spend
   WHERE
-    marketing_spend.spend_date >= '2025-01-01'
-    AND marketing_spend.spend_date < '2025-04-01'
+    marketing_spend.spend_date >= '2024-12-31'
+    AND marketing_spend.spend_date < '2025-04-02'
   GROUP BY
     CAST(STRFTIME('%Y', marketing_spend.spend_date) AS INTEGER) * 12 + CAST(STRFTIME('%m', marketing_spend.spend_date) AS INTEGER) - 1,
     marketing_spend.channel
@@ -18,7 +18,7 @@ WITH RECURSIVE kpi_s1 AS (
     COUNT(*) AS m2_1
   FROM customers AS customers
   WHERE
-    customers.signup_at >= '2025-01-01' AND customers.signup_at < '2025-04-01'
+    customers.signup_at >= '2024-12-31' AND customers.signup_at < '2025-04-02'
   GROUP BY
     CAST(STRFTIME('%Y', customers.signup_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', customers.signup_at) AS INTEGER) - 1,
     customers.channel

@@ -6,7 +6,7 @@ WITH RECURSIVE kpi_r1w AS (
     CASE WHEN NOT tickets.customer_id IS NULL THEN 1 ELSE 0 END AS c
   FROM tickets AS tickets
   WHERE
-    tickets.created_at < '2025-04-01'
+    tickets.created_at < '2025-04-02'
 ), kpi_bounds AS (
   SELECT
     24300 AS lo,

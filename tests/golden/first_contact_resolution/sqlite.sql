@@ -9,8 +9,8 @@ WITH RECURSIVE kpi_s1 AS (
       tickets.status IN ('resolved', 'closed')) AS m1_2
   FROM tickets AS tickets
   WHERE
-    tickets.created_at >= '2025-01-01'
-    AND tickets.created_at < '2025-04-01'
+    tickets.created_at >= '2024-12-31'
+    AND tickets.created_at < '2025-04-02'
     AND NOT tickets.is_spam
   GROUP BY
     CAST(STRFTIME('%Y', tickets.created_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', tickets.created_at) AS INTEGER) - 1,

@@ -5,8 +5,8 @@ WITH RECURSIVE kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    orders.ordered_at >= '2024-12-01'
-    AND orders.ordered_at < '2025-04-01'
+    orders.ordered_at >= '2024-11-30'
+    AND orders.ordered_at < '2025-04-02'
     AND orders.status = 'paid'
   GROUP BY
     CAST(STRFTIME('%Y', orders.ordered_at) AS INTEGER) * 12 + CAST(STRFTIME('%m', orders.ordered_at) AS INTEGER) - 1

@@ -5,8 +5,8 @@ WITH RECURSIVE kpi_s1 AS (
     SUM(orders.amount) AS m1_1
   FROM orders AS orders
   WHERE
-    orders.ordered_at >= '2025-01-01'
-    AND orders.ordered_at < '2025-04-01'
+    orders.ordered_at >= '2024-12-31'
+    AND orders.ordered_at < '2025-04-02'
     AND orders.status = 'paid'
   GROUP BY
     CAST(JULIANDAY(DATE(orders.ordered_at)) - 2415020.5 AS INTEGER)

@@ -14,8 +14,10 @@ WITH kpi_s1 AS (
       tickets.is_complaint) AS m1_3
   FROM tickets AS tickets
   WHERE
-    tickets.created_at >= '2025-01-01'
-    AND tickets.created_at < '2025-04-01'
+    tickets.created_at >= '2024-12-31'
+    AND DATE(tickets.created_at) >= '2025-01-01'
+    AND tickets.created_at < '2025-04-02'
+    AND DATE(tickets.created_at) < '2025-04-01'
     AND NOT tickets.is_spam
 ), kpi_s2 AS (
   SELECT
@@ -23,8 +25,10 @@ WITH kpi_s1 AS (
     COUNT(*) AS m2_1
   FROM tickets AS tickets
   WHERE
-    tickets.resolved_at >= '2025-01-01'
-    AND tickets.resolved_at < '2025-04-01'
+    tickets.resolved_at >= '2024-12-31'
+    AND DATE(tickets.resolved_at) >= '2025-01-01'
+    AND tickets.resolved_at < '2025-04-02'
+    AND DATE(tickets.resolved_at) < '2025-04-01'
     AND NOT tickets.is_spam
 ), kpi_periods AS (
   SELECT

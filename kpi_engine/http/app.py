@@ -1,0 +1,366 @@
+"""The HTTP API: ``create_app(project)`` is an ASGI app (FastAPI) that ``kpi serve`` runs and that another
+ASGI app may mount under a prefix.
+
+Every request first refreshes the project (``reloading``: definitions edited on disk are picked up),
+then, except /health, authenticates the caller (``auth``); the routes below only translate between
+HTTP and the Python API (``Project.query``, ``compile``, ``describe``, ``dimensions``). Queries go
+through the result cache (``cache``) and the limits (``limits``); every error leaves as one JSON shape
+(``errors``).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations, some of them local names.
+import csv
+import datetime as dt
+import functools
+import inspect
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
+
+from .. import __version__
+from ..errors import KpiError, unknown
+from ..project import Project
+from ..result import Result
+from .auth import Access, authenticate
+from .cache import FileState, ResultCache, file_state
+from .cors import LiveCors
+from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_handlers, logger
+from .limits import DEFAULT_MAX_BODY, BodyLimit, check_kpis, check_rows
+from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health, KpiDetail, KpiInfo, QueryRequest,
+                     QueryResult)
+from .reloading import LiveProject
+
+__all__ = ["Caller", "create_app"]
+
+_bearer = HTTPBearer(auto_error=False, description="A token of serve.tokens in kpi.yml (when it lists any).")
+
+_ERRORS: dict[int, str] = {
+    400: "A bad query or parameter.",
+    401: "A token is needed, or the one sent is not valid.",
+    403: "A KPI or dimension this token may not use.",
+    404: "An unknown KPI.",
+    413: "The request body, or the result, is over its limit.",
+    500: "A bug: the server's log has the details.",
+    503: "The data source failed.",
+    504: "The query ran over serve.timeout and was cancelled.",
+}
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody, "description": _ERRORS[code]} for code in codes}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """One request's project (as refreshed for it) and who is asking."""
+
+    project: Project
+    access: Access
+    generation: int
+
+
+def create_app(project: Project, *, watch: bool = True, require_tokens: bool = False,
+               max_body_bytes: int = DEFAULT_MAX_BODY, cache_entries: int = 256) -> FastAPI:
+    """The HTTP API of ``project``.
+
+    ``watch``: reload the definitions when their files change (on by default). ``require_tokens``: refuse
+    a reload that removes ``serve.tokens`` (``kpi serve`` sets it when listening beyond the loopback
+    interface). ``max_body_bytes`` bounds a request body; ``cache_entries`` the result cache.
+    """
+    cache = ResultCache(cache_entries)
+    described: dict[tuple[int, str], dict[str, Any]] = {}
+    documents: dict[bool, dict[str, Any]] = {}  # the OpenAPI document, with and without tokens
+
+    def changed(_: Project) -> None:
+        cache.clear()
+        described.clear()
+
+    live = LiveProject(project, watch=watch, require_tokens=require_tokens, on_change=changed)
+    data = _DataWatch()
+    app = FastAPI(title=f"kpi_engine: {project.name}", version=__version__, openapi_url=None, docs_url=None,
+                  redoc_url=None, description="KPIs defined in YAML, computed on request.")
+    app.state.live = live
+    app.state.cache = cache
+    install_handlers(app)
+    app.add_middleware(CatchAll)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(LiveCors, origins=lambda: tuple(live.project.config.serve.cors_origins))
+
+    def caller(request: Request) -> Caller:
+        """Who calls, on the project as it is now; then the names of the query parameters are checked (after
+        the token, so a caller without one learns nothing): a misspelt one is an error, not ignored."""
+        current, generation = live.serving()
+        access = authenticate(request.headers.get("authorization"), current.config.serve.tokens)
+        _check_parameter_names(request)
+        return Caller(current, access, generation)
+
+    Called = Annotated[Caller, Depends(caller)]
+
+    secured = [Security(_bearer)]  # documents the bearer scheme; `caller` does the checking
+    router = APIRouter(dependencies=secured)
+
+    def describe(call: Caller, name: str) -> dict[str, Any]:
+        key = (call.generation, name)
+        if key not in described:
+            described[key] = call.project.describe(name)
+        return described[key]
+
+    # ------------------------------------------------------------------ health
+    @app.get("/health", response_model=Health, response_model_exclude_unset=True, tags=["health"],
+             summary="Is the API serving, and are its definitions and sources well")
+    def health(request: Request) -> Health:
+        try:
+            return _health(live, request.headers.get("authorization"))
+        except Exception:  # /health answers 200 whatever happens: the details go to the log
+            logger.exception("GET /health failed")
+            problem = error_body("internal", INTERNAL_MESSAGE)["error"]
+            return Health(status="degraded", kpis=0, sources={}, errors=[problem])
+
+    # -------------------------------------------------------------------- KPIs
+    @router.get("/kpis", response_model=list[KpiInfo], responses=_responses(400, 401, 500), tags=["kpis"],
+                summary="The KPIs this caller may query")
+    def list_kpis(call: Called, show_all: Annotated[bool, Query(alias="all", description="Include hidden helper KPIs.")]
+                  = False) -> list[dict[str, Any]]:
+        names = call.access.visible(call.project.kpis.values(), hidden=show_all)
+        return [_info(describe(call, name)) for name in names]
+
+    @router.get("/kpis/{name}", response_model=KpiDetail, responses=_responses(400, 401, 403, 404, 500),
+                tags=["kpis"], summary="One KPI, with its formula and the KPIs it uses")
+    def one_kpi(call: Called, name: str) -> dict[str, Any]:
+        call.access.check([name], call.project.kpis)
+        return describe(call, name)
+
+    @router.get("/dimensions", response_model=list[Dimension], responses=_responses(400, 401, 500), tags=["kpis"],
+                summary="The dimensions, and which KPIs each applies to")
+    def dimensions(call: Called, show_all: Annotated[bool, Query(alias="all", description="Count hidden KPIs too.")]
+                   = False) -> list[dict[str, Any]]:
+        names = call.access.visible(call.project.kpis.values(), hidden=show_all)
+        return call.project.dimensions(names) if names else []
+
+    # ------------------------------------------------------------------- query
+    query_responses: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+              "description": "The result: JSON, or CSV with format=csv."},
+        **_responses(400, 401, 403, 404, 413, 500, 503, 504)}
+
+    @router.get("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
+                summary="Compute KPIs")
+    def query_get(
+        call: Called,
+        kpi: Annotated[list[str], Query(min_length=1, description="A KPI name (repeat for several).")],
+        grain: Annotated[str, Query(description="day, week, month, quarter, year, ... or all.")] = "month",
+        by: Annotated[list[str], Query(description="A dimension to break down by (repeatable).")] = [],  # noqa: B006
+        where: Annotated[str | None, Query(description="A condition over dimensions.")] = None,
+        start: Annotated[dt.date | None, Query(alias="from", description="First day, inclusive.")] = None,
+        end: Annotated[dt.date | None, Query(alias="to", description="Last day, inclusive.")] = None,
+        timezone: Annotated[str | None, Query(description="IANA time zone of the periods.")] = None,
+        status: Annotated[bool, Query(description="Add KPI__status after each KPI with a target.")] = False,
+        format: Annotated[Literal["json", "csv"], Query(description="json, or csv for text/csv.")] = "json",
+    ) -> Response:
+        asked = QueryRequest.model_construct(kpis=kpi, grain=grain, by=by, where=where, from_=start, to=end,
+                                             timezone=timezone, status=status, format=format)
+        return run(call, asked)
+
+    @router.post("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
+                 summary="Compute KPIs (the query as a JSON body)")
+    def query_post(call: Called, body: QueryRequest) -> Response:
+        return run(call, body)
+
+    def run(call: Caller, asked: QueryRequest) -> Response:
+        result, cached = _result(call, asked, cache, data)
+        shown = result.with_status() if asked.status else result
+        if asked.format == "csv":
+            return Response(_csv(shown), media_type="text/csv; charset=utf-8")
+        body = {"columns": shown.columns, "rows": shown.to_dicts(),
+                "meta": {"kpis": {name: _meta(kpi) for name, kpi in shown.kpis.items()},
+                         "partial_periods": list(shown.partial_periods), "cached": cached}}
+        return Response(_json(body), media_type="application/json")
+
+    @router.post("/compile", response_model=CompileResult, responses=_responses(400, 401, 403, 404, 413, 500),
+                 tags=["query"], summary="The SQL of a query, without running it")
+    def compile_sql(call: Called, body: CompileRequest) -> dict[str, str]:
+        project = call.project
+        check_kpis(body.kpis, project.config.serve.max_kpis)
+        call.access.check(body.kpis, project.kpis)
+        options = _options(project.compile, body, call.access)
+        return {"sql": project.compile(body.kpis, dialect=body.dialect, **options)}
+
+    # ------------------------------------------------------------ the document
+    @router.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request, call: Called) -> JSONResponse:
+        document = _document(app, bool(call.project.config.serve.tokens), documents)
+        root = request.scope.get("root_path")
+        if root:
+            document["servers"] = [{"url": root}]
+        return JSONResponse(document)
+
+    app.include_router(router)
+    app.openapi = functools.partial(_document, app, True, documents)  # type: ignore[method-assign]
+    return app
+
+
+# ====================================================================== the pieces
+def _query_parameters(dependant: Any) -> list[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names = [field.alias for field in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += [name for name in _query_parameters(sub) if name not in names]
+    return names
+
+
+def _check_parameter_names(request: Request) -> None:
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_parameters(dependant)
+    for name in request.query_params:
+        if name not in known:
+            message = unknown("parameter", name, known, otherwise=f" (expected {', '.join(known)})" if known else
+                              " (this endpoint takes none)")
+            raise HttpError(400, message, code="bad-parameter")
+
+
+def _info(described: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in described.items() if k not in ("formula", "filter", "uses")}
+
+
+def _meta(kpi: Any) -> dict[str, Any]:
+    return {"title": kpi.display_title, "format": kpi.format, "unit": kpi.unit, "decimals": kpi.decimals,
+            "target": kpi.target, "warning": kpi.warning, "direction": kpi.direction}
+
+
+@functools.cache
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(function).parameters
+
+
+def _options(method: Callable[..., Any], asked: Any, access: Access) -> dict[str, Any]:
+    """The keyword arguments of ``Project.query``/``compile`` for a request, the caller's filters included."""
+    options: dict[str, Any] = {"grain": asked.grain, "by": asked.by, "where": asked.where, "start": asked.from_,
+                               "end": asked.to, "filters": access.filters}
+    if asked.timezone:
+        if not _accepts(getattr(method, "__func__", method), "timezone"):
+            raise HttpError(400, "this server cannot change the time zone of a query", code="bad-timezone")
+        options["timezone"] = asked.timezone
+    return options
+
+
+def _result(call: Caller, asked: QueryRequest, cache: ResultCache, data: "_DataWatch") -> tuple[Result, bool]:
+    """The query's result, from the cache when a fresh one is there (then True)."""
+    project = call.project
+    serve = project.config.serve
+    check_kpis(asked.kpis, serve.max_kpis)
+    call.access.check(asked.kpis, project.kpis)
+    options = _options(project.query, asked, call.access)
+    key = (call.generation, call.access.name, tuple(asked.kpis), *(
+        tuple(v) if isinstance(v, (list, tuple)) else v for v in options.values()))
+    state = data.state(project, asked.kpis)
+    result = cache.get(key, serve.cache_ttl, state)
+    if result is not None:
+        return result, True
+    result = project.query(asked.kpis, timeout=serve.timeout, **options)
+    check_rows(len(result.rows), serve.max_rows)
+    cache.put(key, result, serve.cache_ttl, state)
+    return result, False
+
+
+class _DataWatch:
+    """The state of the database files queries read, to tell the cache when one changed; a DuckDB file that
+    changed is also reopened (a handle open on a replaced file would go on reading the old one)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[FileState, ...]] = {}
+
+    def state(self, project: Project, kpis: list[str]) -> tuple[FileState, ...]:
+        states = []
+        for source in project.sources.by_source(project.binder, kpis):
+            connector = project.connectors.get(source)
+            path = getattr(connector, "path", None) if connector is not None else None
+            if connector is None or connector.name not in ("duckdb", "sqlite") or not isinstance(path, Path):
+                continue
+            state = file_state(path)
+            seen = self._seen.get(str(path))
+            self._seen[str(path)] = state
+            if seen is not None and seen != state and connector.name == "duckdb":
+                project.close()
+            states.append(state)
+        return tuple(states)
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    """JSON as ``kpi run --format json`` writes it (numbers as numbers, null as null); a value JSON cannot
+    hold (NaN, infinity) is null."""
+    try:
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
+    except ValueError:
+        body = dict(body, rows=[{k: None if isinstance(v, float) and not math.isfinite(v) else v
+                                 for k, v in row.items()} for row in body["rows"]])
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def _csv(result: Result) -> str:
+    """CSV as ``kpi run --format csv`` writes it: a header, raw values, null as an empty field."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+    return buffer.getvalue()
+
+
+def _health(live: LiveProject, authorization: str | None) -> Health:
+    """Always an answer: the served project's KPIs for this caller, each source's state, what is wrong."""
+    project = live.refresh()
+    access = authenticate(authorization, project.config.serve.tokens, required=False)
+    sources = {name: _source_state(project, name) for name in project.connectors}
+    errors = [error_body(e.code, e.message, e.file, e.line, e.column)["error"] for e in live.errors]
+    errors += [error_body("source", state)["error"] for state in sources.values() if state != "ok"]
+    fields: dict[str, Any] = {"errors": errors} if errors else {}  # absent while all is well
+    return Health(status="degraded" if errors else "ok", kpis=len(access.visible(project.kpis.values())),
+                  sources=sources, **fields)
+
+
+def _source_state(project: Project, name: str) -> str:
+    try:
+        project.connection(name).execute("SELECT 1")
+    except KpiError as error:
+        return error.message
+    except Exception as error:  # a connector's bug: say which kind, the details go to no one
+        return f"source '{name}': failed ({type(error).__name__})"
+    return "ok"
+
+
+def _document(app: FastAPI, secured: bool, built: dict[bool, dict[str, Any]]) -> dict[str, Any]:
+    """The OpenAPI document: every error as ``ErrorBody``; FastAPI's 422, which this API never answers (a bad
+    parameter is a 400), removed. ``secured``: the operations require the bearer token (the project has
+    tokens); else they require nothing. Each variant is built once per app."""
+    if secured not in built:
+        built[secured] = _build_document(app, secured)
+    return dict(built[secured])
+
+
+def _build_document(app: FastAPI, secured: bool) -> dict[str, Any]:
+    document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+            if not secured:
+                operation.pop("security", None)
+                operation.get("responses", {}).pop("401", None)
+    components = document.get("components", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(name, None)
+    if not secured:
+        components.pop("securitySchemes", None)
+    return document
+

@@ -1,0 +1,42 @@
+-- test_golden.py::test_golden_sql[ticket_volume_sao_paulo-snowflake]: ticket volume by week cut in America/Sao_Paulo: naive UTC times read as local wall time, rows read a day wider than the range, the local period deciding
+WITH RECURSIVE kpi_s1 AS (
+  SELECT
+    FLOOR(
+      DATEDIFF(
+        DAY,
+        CAST('1900-01-01' AS DATE),
+        CAST(CONVERT_TIMEZONE('UTC', 'America/Sao_Paulo', tickets.created_at) AS DATE)
+      ) / 7
+    ) AS p,
+    COUNT(*) AS m1_1
+  FROM tickets AS tickets
+  WHERE
+    tickets.created_at >= '2024-12-29'
+    AND tickets.created_at < '2025-02-04'
+    AND NOT tickets.is_spam
+  GROUP BY
+    FLOOR(
+      DATEDIFF(
+        DAY,
+        CAST('1900-01-01' AS DATE),
+        CAST(CONVERT_TIMEZONE('UTC', 'America/Sao_Paulo', tickets.created_at) AS DATE)
+      ) / 7
+    )
+), kpi_periods AS (
+  SELECT
+    6522 AS p
+  UNION ALL
+  SELECT
+    kpi_periods.p + 1 AS p
+  FROM kpi_periods
+  WHERE
+    kpi_periods.p < 6526
+)
+SELECT
+  DATEADD(DAY, kpi_periods.p * 7, CAST('1900-01-01' AS DATE)) AS period,
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+ORDER BY
+  kpi_periods.p
