@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .sources.base import Connector
     from .formulas.functions import FunctionSpec
+    from .project import Project
 
-__all__ = ["hookimpl", "hookspec", "register_connectors", "register_functions"]
+__all__ = ["hookimpl", "hookspec", "notify", "register_connectors", "register_functions"]
 
 hookspec = pluggy.HookspecMarker("kpi_engine")
 hookimpl = pluggy.HookimplMarker("kpi_engine")
@@ -46,4 +49,20 @@ def register_functions() -> list[FunctionSpec]:
     has ``kind="row"`` and an ``sql(dialect, args)`` callable that builds the
     sqlglot expression of a call from the SQL of its arguments. A function may
     not reuse the name of a built-in function.
+    """
+
+
+@hookspec
+def notify(summary: dict[str, Any], project: Project) -> None:
+    """Send the summary of a ``kpi check`` on a channel of this plugin (chat, e-mail, pager, file).
+
+    Called once per ``kpi check``, on every plugin that implements it, after the
+    summary is printed (and after ``--notify URL`` is posted): a plugin that
+    should send only sometimes decides from the summary or its own settings.
+    ``summary`` is the JSON object the command prints with ``--format json``
+    (``project``, ``text``, ``kpis``), a fresh copy for each plugin;
+    ``project`` is the loaded :class:`~kpi_engine.Project`. An implementation
+    may take only the arguments it needs. Returns nothing; an exception means
+    the delivery failed: it is reported with the plugin's name and ``kpi check``
+    exits with status 3, after every other channel has had its turn.
     """

@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pluggy
 
@@ -20,7 +22,7 @@ from . import hookspecs
 from .errors import DefinitionError, KpiError, Span, raise_all, unknown
 from .formulas.functions import BUILTIN_FUNCTIONS, FunctionSpec
 
-__all__ = ["PluginRegistry", "get_plugin_manager"]
+__all__ = ["Notifier", "PluginRegistry", "get_plugin_manager"]
 
 ENTRY_POINT_GROUP = "kpi_engine"
 
@@ -43,7 +45,10 @@ def get_plugin_manager(local: Sequence[tuple[Path, Span | None]] = (), *, entry_
         module = _load_module(path, span)
         if pm.is_registered(module):
             continue
-        pm.register(module, name=f"local:{path}")
+        try:
+            pm.register(module, name=f"local:{path}")
+        except pluggy.PluginValidationError as exc:  # e.g. a hook taking an argument its hook does not have
+            raise DefinitionError(f"plugin module '{path}': {exc}", span=span, code="plugin") from exc
     _check_hook_names(pm, {str(path): span for path, span in local})
     return pm
 
@@ -122,6 +127,26 @@ class PluginRegistry:
                     self.functions[spec.name] = spec
                     function_owners[spec.name] = plugin
         raise_all(errors)
+
+    def notifiers(self) -> list[Notifier]:
+        """Every plugin's ``notify`` hook, in the order the plugins were registered. Each is called on its
+        own (not through pluggy's one call of them all), so one failing channel does not silence the rest."""
+        return [Notifier((self.pm.get_name(impl.plugin) or impl.plugin_name).removeprefix("local:"), impl)
+                for impl in self.pm.hook.notify.get_hookimpls()]
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """A channel of ``kpi check``: one plugin's ``notify`` hook, named after its plugin (the entry point's
+    name, or the path of a local module), so that a failed delivery says whose it was."""
+
+    name: str
+    impl: pluggy.HookImpl
+
+    def __call__(self, summary: dict[str, Any], project: Any) -> None:
+        """Deliver; the implementation may take only some of the hook's arguments, as pluggy allows."""
+        given = {"summary": summary, "project": project}
+        self.impl.function(*[given[name] for name in self.impl.argnames])
 
 
 def _results(pm: pluggy.PluginManager, hook) -> list[tuple[str, object]]:

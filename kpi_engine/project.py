@@ -138,6 +138,11 @@ def _merge(parts: list[tuple[Result, tuple]], query: Query) -> Result:
     return dataclasses.replace(result, partial_periods=first.partial_periods)
 
 
+#: How many compiled queries a Project keeps (each is about 0.1 MB: a server answering ever-new queries
+#: must not grow without bound).
+COMPILED_QUERIES = 512
+
+
 class Project:
     """A loaded, checked project. Build it with :func:`load`.
 
@@ -320,7 +325,8 @@ class Project:
                 if kind is True or all(declared(ds, column) for ds, column in kind)]
 
     def compiled(self, query: Query, dialect: str | None = None) -> CompiledQuery:
-        """A query compiled for the source it reads (or for ``dialect``), kept for the project's life."""
+        """A query compiled for the source it reads (or for ``dialect``), kept among the last
+        ``COMPILED_QUERIES`` compiled."""
         key = (query, dialect)
         cached = self._compiled.get(key)
         if cached is not None:
@@ -333,6 +339,8 @@ class Project:
                                      calendar=self.calendar, time_kind=self.sources.time_kind)
             compiled = compiler.compile(query)
             self._compiled[key] = compiled
+            if len(self._compiled) > COMPILED_QUERIES:  # a server sees ever-new queries: the oldest goes
+                self._compiled.pop(next(iter(self._compiled)))
             return compiled
 
     def _source_of_query(self, query: Query) -> str:

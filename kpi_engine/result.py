@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from .status import KpiDisplay
 
 
-__all__ = ["Result"]
+__all__ = ["Result", "query_body"]
+
+#: What ``meta.kpis`` of a query body holds about each KPI: the fields its values are shown and judged by.
+KPI_META = ("title", "format", "unit", "decimals", "target", "warning", "direction")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,17 @@ class Result:
             return tuple((value is None, _sortable(value)) for value in row[:keys])
 
         return dataclasses.replace(self, rows=sorted(self.rows, key=key))
+
+
+def query_body(result: Result, *, cached: bool = False) -> dict[str, Any]:
+    """The body of the HTTP API's ``/query``, which ``kpi mcp``'s query tool answers too: ``{"columns",
+    "rows", "meta": {"kpis", "partial_periods", "cached"}}``, rows as objects as ``kpi run --format json``
+    prints them (numbers as numbers, percent KPIs as fractions), ``meta.kpis`` the display fields of each
+    KPI column (``title`` its display title)."""
+    kpis = {name: {field: getattr(kpi, "display_title", kpi.name) if field == "title" else getattr(kpi, field, None)
+                   for field in KPI_META} for name, kpi in result.kpis.items()}
+    return {"columns": list(result.columns), "rows": result.to_dicts(),
+            "meta": {"kpis": kpis, "partial_periods": list(result.partial_periods), "cached": cached}}
 
 
 def _optional(module: str, *, extra: str, method: str) -> ModuleType:

@@ -125,6 +125,8 @@ def test_run_all_skips_hidden(project_dir):
     (["compile", "volume", "--dialect", "snowflak"], 2, "did you mean 'snowflake'"),
     (["compile", "volume", "--dialect", "mysql"], 2, "dialect 'mysql' has no tested adapter in kpi_engine"),
     (["nosuchcommand"], 2, "No such command"),
+    (["run", "volume", "--timezone", "America/Sao_Paul"], 2, "did you mean 'America/Sao_Paulo'?"),
+    (["compile", "volume", "--timezone", "Mars/Olympus"], 2, "Invalid value for '--timezone'"),
 ])
 def test_errors_have_one_message_and_the_right_exit_code(project_dir, args, code, needle):
     result = kpi(project_dir, *args)
@@ -244,3 +246,17 @@ def test_the_installed_command_never_prints_a_traceback(project_dir):
                             capture_output=True, text=True)
     assert broken.returncode == 1
     assert "unknown KPI 'x'" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_timezone_cuts_the_periods_in_that_zone(project_dir):
+    """Ticket 3 was created 2025-01-31 23:00 UTC: 08:00 on 1 February in Tokyo (UTC+9), so with
+    --timezone Asia/Tokyo January has 2 tickets and February 1, against 3 and none in UTC."""
+    utc = kpi(project_dir, "run", "volume", "--format", "json")
+    tokyo = kpi(project_dir, "run", "volume", "--format", "json", "--timezone", "Asia/Tokyo")
+    assert utc.exit_code == tokyo.exit_code == 0, utc.output + tokyo.output
+    assert [(r["period"], r["volume"]) for r in json.loads(utc.output)] == [
+        ("2025-01-01", 3), ("2025-02-01", 0), ("2025-03-01", 1)]
+    assert [(r["period"], r["volume"]) for r in json.loads(tokyo.output)] == [
+        ("2025-01-01", 2), ("2025-02-01", 1), ("2025-03-01", 1)]
+    compiled = kpi(project_dir, "compile", "volume", "--timezone", "Asia/Tokyo")
+    assert compiled.exit_code == 0 and "Asia/Tokyo" in compiled.output

@@ -914,6 +914,32 @@ def test_kpi_yml_errors(load_errors):
     ]
 
 
+def test_calendar_errors_point_at_their_values(load_errors):
+    errors = load_errors({"kpi.yml": """
+        calendar:
+          timezone: America/Sao_Paul
+          week_start: sundy
+          fiscal_year_start: 13
+        """, **ONE_KPI})
+    assert [(at, e.message) for at, e in errors] == [
+        ("kpi.yml:2:13", "unknown time zone 'America/Sao_Paul'; did you mean 'America/Sao_Paulo'?"),
+        ("kpi.yml:3:15", "week_start must be one of monday, sunday, saturday; got 'sundy'; did you mean 'sunday'?"),
+        ("kpi.yml:4:22", "fiscal_year_start input should be less than or equal to 12; got 13"),
+    ]
+
+
+def test_a_dataset_time_zone_is_checked_with_a_suggestion(load_error):
+    at, error = load_error({"definitions/a.yml": """
+        datasets:
+          t:
+            table: t
+            time: at
+            timezone: Europe/Berln
+        """})
+    assert at == "definitions/a.yml:5:15"
+    assert error.message == "unknown time zone 'Europe/Berln' in dataset 't'; did you mean 'Europe/Berlin'?"
+
+
 def test_kpi_yml_unknown_key(load_error):
     at, error = load_error({"kpi.yml": "name: x\ndefinitons: [definitions]\n", **ONE_KPI})
     assert at == "kpi.yml:2:1"

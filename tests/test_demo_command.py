@@ -8,7 +8,8 @@ import duckdb
 from click.testing import CliRunner
 
 from kpi_engine.cli import main
-from kpi_engine.demo.report import is_share, latest_values
+from kpi_engine.report.shares import is_share
+from kpi_engine.report.text import latest_values
 
 
 def test_demo_in_an_empty_folder_writes_a_project_and_runs_the_library(tmp_path):

@@ -1,6 +1,7 @@
 """Tokens: who may call, what each sees, the row filter no request can widen, and tokens kept out of every
 body, log line and error. The project and its hand-counted numbers: tests/support/http_project.py; the
-eu-dashboard token sees volume, resolution_rate (tag support) and per_signup, under region = 'EU'."""
+eu-dashboard token sees volume, resolution_rate (tag support) and per_signup, under region = 'EU'. Every test
+that queries runs on DuckDB and on PostgreSQL (a throwaway server, or TEST_POSTGRES_DSN)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,25 @@ import pytest
 import kpi_engine
 from kpi_engine.definitions.model import TokenConfig
 from kpi_engine.http import auth
+from support.engines import EXECUTED
 from support.http_project import ALL_TOKEN, DEFINITIONS, EU_TOKEN, TABLES, TOKENS, WRONG_TOKEN, bearer, client
 
 EU = bearer(EU_TOKEN)
 NO_POSITION = {"file": None, "line": None, "column": None}
 
 
+#: The engines the security suite runs on: a row filter must hold in the SQL of each (a local file and a server).
+ENGINES = [engine for engine in ("duckdb", "postgres") if engine in EXECUTED]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def project(make_project):
-    return make_project(DEFINITIONS, TABLES, extra_config=TOKENS)
+def project(make_project, engine):
+    return make_project(DEFINITIONS, TABLES, engine=engine, extra_config=TOKENS)
 
 
 @pytest.fixture
@@ -156,8 +167,8 @@ def test_the_compiled_sql_holds_the_filter(api, project):
     assert sql == project.compile(["volume"], where="region = 'US' or 1 = 1", filters=["region = 'EU'"])
 
 
-def test_a_dataset_the_filter_cannot_limit_is_forbidden(make_project):
-    project = make_project(DEFINITIONS, TABLES, extra_config=(
+def test_a_dataset_the_filter_cannot_limit_is_forbidden(make_project, engine):
+    project = make_project(DEFINITIONS, TABLES, engine=engine, extra_config=(
         "serve:\n  tokens:\n    - name: email-team\n      token: email-team-token-123456\n"
         "      where: channel = 'email'\n"))
     api = client(project)

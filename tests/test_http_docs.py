@@ -1,34 +1,39 @@
-"""The HTTP examples of docs/http-api.md, sent to the API on the demo project: each request block gets the
-response block after it (status, the headers shown, the body).
+"""The curl examples of docs/http.md, run with the real ``curl`` against a real ``kpi serve`` on the demo
+project: each command gets the answer shown in the block after it.
 
-A request block is an ``http`` block starting ``METHOD /path HTTP/1.1``, then headers, a blank line and
-a body; a response block starts ``HTTP/1.1 STATUS``. In a JSON body shown, a list whose last item is a
-string starting with ``...`` stands for more items, and a string ending with ``...`` for a longer one.
-A line ``<!-- http-api: kpi.yml NAME=value ... -->`` before a yaml block makes that block the project's
-kpi.yml for the examples after it, with those environment variables set. (tests/test_docs.py runs the
-page's console and python blocks.)
+A request is a ``sh`` block that starts with ``curl``; it is run by bash (so ``$VARIABLE`` expands), with
+``http://127.0.0.1:8000`` replaced by the test server's address and ``-i`` added so the status is seen. The
+block after it is the answer: a ``json`` block is a 200's body, a ``text`` block a 200's exact text, an
+``http`` block (shown after ``curl -si``) a status line, the headers that matter, a blank line and the body.
+In a JSON body shown, a list whose last item is a string starting with ``...`` stands for more items, and a
+string ending with ``...`` for a longer one. A line ``<!-- http: kpi.yml NAME=value ... -->`` before a yaml
+block makes that block the project's kpi.yml for the examples after it (the server, started with those
+variables set, picks the edit up on its next request). (tests/test_docs.py runs the page's console and
+python blocks.)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
-from fastapi.testclient import TestClient
 
-import kpi_engine
 from kpi_engine.demo.command import PROJECT_FILE, library_path
 from kpi_engine.demo.data import generate
-from kpi_engine.http import create_app
+from support.http_project import running_server
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "http-api.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "http.md"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
-MARKER = re.compile(r"<!-- http-api: kpi.yml((?: \w+=\S+)*) -->\n*$")
+MARKER = re.compile(r"<!-- http: kpi.yml((?: \w+=\S+)*) -->\n*$")
+ADDRESS = "http://127.0.0.1:8000"
 ENDPOINTS = {"GET /health", "GET /kpis", "GET /kpis/{name}", "GET /dimensions", "GET /query", "POST /query",
              "POST /compile"}
 
@@ -44,23 +49,17 @@ def blocks() -> list[tuple[str, str, dict[str, str] | None]]:
     return found
 
 
-def exchanges() -> list[tuple[str, str]]:
-    """Each request block with the response block that follows it."""
-    http = [body for language, body, _ in blocks() if language == "http"]
-    pairs = list(zip(http[::2], http[1::2]))
-    for request, response in pairs:
-        assert re.match(r"(GET|POST) /\S* HTTP/1\.1", request), request
-        assert response.startswith("HTTP/1.1 "), response
-    assert len(http) % 2 == 0
-    return pairs
+def is_request(language: str, body: str) -> bool:
+    return language == "sh" and body.startswith("curl ")
 
 
-def parse(block: str) -> tuple[str, dict[str, str], str]:
-    """(first line, headers, body) of a request or response block."""
-    head, _, body = block.partition("\n\n")
-    first, *lines = head.splitlines()
-    headers = dict(line.split(": ", 1) for line in lines)
-    return first, {k.lower(): v for k, v in headers.items()}, body.strip("\n")
+def endpoint(command: str) -> str:
+    """``METHOD /path`` of a curl command (POST when it sends data)."""
+    argv = shlex.split(command.replace("\\\n", " "))
+    url = next(arg for arg in argv if arg.startswith(ADDRESS))
+    path = url[len(ADDRESS):].split("?")[0]
+    method = "POST" if "-d" in argv or "--data" in argv else "GET"
+    return f"{method} {'/kpis/{name}' if path.startswith('/kpis/') else path}"
 
 
 def matches(shown, actual) -> bool:
@@ -84,6 +83,18 @@ def test_the_matcher():
     assert not matches(1, 1.0) and not matches([1], [1, 2])
 
 
+def test_every_endpoint_has_a_curl_example():
+    shown = {endpoint(body) for language, body, _ in blocks() if is_request(language, body)}
+    assert shown == ENDPOINTS
+
+
+def test_every_request_is_followed_by_its_answer():
+    found = blocks()
+    for i, (language, body, _) in enumerate(found):
+        if is_request(language, body):
+            assert i + 1 < len(found) and found[i + 1][0] in ("json", "text", "http"), body
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("http-docs")
@@ -95,40 +106,44 @@ def demo(tmp_path_factory) -> Path:
     return root
 
 
-def test_every_endpoint_has_an_example():
-    shown = set()
-    for request, _ in exchanges():
-        method, path = parse(request)[0].split()[:2]
-        path = path.split("?")[0]
-        shown.add(f"{method} {'/kpis/{name}' if path.startswith('/kpis/') else path}")
-    assert shown == ENDPOINTS
+def curl(command: str, base: str, env: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    """Run a documented curl command against ``base``: (status, headers in lower case, body)."""
+    command = command.replace(ADDRESS, base)
+    if not re.match(r"curl -s?i\b", command):
+        command = "curl -i " + command[len("curl "):]
+    done = subprocess.run(["bash", "-c", command], capture_output=True, env=env, timeout=60)  # bytes: keep \r\n
+    assert done.returncode == 0, (command, done.stderr)
+    head, _, body = done.stdout.decode().partition("\r\n\r\n")
+    status_line, *lines = head.split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
+    return int(status_line.split()[1]), headers, body
 
 
-def test_the_examples_answer_what_the_page_shows(demo, monkeypatch):
-    monkeypatch.chdir(demo)
-    pending = exchanges()
-    api = TestClient(create_app(kpi_engine.load(demo)), raise_server_exceptions=False)
+def test_the_curl_examples_answer_what_the_page_shows(demo):
+    found = blocks()
+    variables = {name: value for _, _, marked in found if marked for name, value in marked.items()}
+    env = {**os.environ, **variables, "KPI_ENGINE_NO_CACHE": "1"}
     checked = 0
-    for language, body, variables in blocks():
-        if variables is not None:  # the kpi.yml of the examples that follow
-            for name, value in variables.items():
-                monkeypatch.setenv(name, value)
-            (demo / "kpi.yml").write_text(body)
-            api = TestClient(create_app(kpi_engine.load(demo)), raise_server_exceptions=False)
-        if language != "http" or body.startswith("HTTP/1.1"):
-            continue
-        request, response = pending.pop(0)
-        assert request == body
-        first, headers, sent = parse(request)
-        method, path, _ = first.split()
-        answer = api.request(method, path, headers=headers, content=sent.encode() if sent else None)
-        status_line, expected_headers, expected = parse(response)
-        assert answer.status_code == int(status_line.split()[1]), (first, answer.text)
-        for name, value in expected_headers.items():
-            assert answer.headers[name] == value, (first, name)
-        if expected_headers["content-type"] == "application/json":
-            assert matches(json.loads(expected), answer.json()), (first, answer.text)
-        else:
-            assert answer.text == expected + "\n", first
-        checked += 1
-    assert checked == len(exchanges()) and not pending
+    with running_server(demo, env=env) as base:
+        for i, (language, body, marked) in enumerate(found):
+            if marked is not None:  # the kpi.yml of the examples that follow
+                (demo / "kpi.yml").write_text(body)
+            if not is_request(language, body):
+                continue
+            status, headers, answer = curl(body.strip(), base, env)
+            kind, shown, _ = found[i + 1]
+            if kind == "http":
+                head, _, expected = shown.partition("\n\n")
+                status_line, *lines = head.splitlines()
+                assert status == int(status_line.split()[1]), (body, answer)
+                for name, _, value in (line.partition(": ") for line in lines):
+                    assert headers[name.lower()] == value, (body, name)
+            else:
+                assert status == 200, (body, answer)
+                expected = shown
+            if kind == "text" or headers["content-type"].startswith("text/csv"):
+                assert answer == expected.strip("\n") + "\n", body
+            else:
+                assert matches(json.loads(expected), json.loads(answer)), (body, answer)
+            checked += 1
+    assert checked == sum(is_request(language, body) for language, body, _ in found) > len(ENDPOINTS)

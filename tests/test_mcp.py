@@ -162,12 +162,12 @@ def test_the_server_lists_its_five_tools_each_read_only_and_described(client):
         assert len(tool.description) > 80, tool.name  # says when to use it, not just its name
     query = tools["query"].input_schema
     assert query["required"] == ["kpis"]
-    assert set(query["properties"]) == {"kpis", "grain", "by", "where", "start", "end", "status"}
+    assert set(query["properties"]) == {"kpis", "grain", "by", "where", "start", "end", "timezone", "status"}
     assert "fiscal_quarter" in query["properties"]["grain"]["description"]  # every grain is named
     assert "YYYY-MM-DD" in query["properties"]["start"]["description"]
     assert "dimension" in query["properties"]["where"]["description"]
     assert set(tools["compile"].input_schema["properties"]) == {"kpis", "dialect", "grain", "by", "where", "start",
-                                                                 "end"}
+                                                                 "end", "timezone"}
 
 
 def test_list_kpis_leaves_hidden_ones_out_unless_asked(client):
@@ -265,6 +265,16 @@ def test_the_period_in_progress_is_in_meta(client):
     assert body["meta"]["partial_periods"] == [this_month]
 
 
+def test_a_query_in_another_time_zone(client):
+    # ticket 3, 2025-01-31 23:00 UTC, is 2025-02-01 08:00 in Tokyo (UTC+9): January 3 -> 2, February 0 -> 1
+    utc = client.call("query", kpis=["volume"], end="2025-03-31")["rows"]
+    tokyo = client.call("query", kpis=["volume"], end="2025-03-31", timezone="Asia/Tokyo")["rows"]
+    assert [row["volume"] for row in utc] == [3, 0, 1]
+    assert [row["volume"] for row in tokyo] == [2, 1, 1]
+    assert client.call("compile", kpis=["volume"], timezone="Asia/Tokyo")["sql"] != client.call(
+        "compile", kpis=["volume"])["sql"]
+
+
 def test_compile_gives_the_sql(client):
     sql = client.call("compile", kpis=["solved_share"], grain="quarter", dialect="snowflake")["sql"]
     assert sql.lstrip().upper().startswith(("WITH", "SELECT")) and "tickets" in sql
@@ -292,6 +302,11 @@ def test_compile_gives_the_sql(client):
      "'channel'?\n  |\n1 | chanel = 'email'\n  | ^^^^^^"),
     ("query", {"kpis": ["per_signup"], "by": ["channel"]}, "channel"),
     ("compile", {"kpis": ["volume"], "dialect": "snowflak"}, "did you mean 'snowflake'?"),
+    ("query", {"kpis": ["volume"], "timezone": "America/Sao_Paul"}, "error[bad-timezone]: timezone: unknown time "
+                                                                    "zone 'America/Sao_Paul'; did you mean "
+                                                                    "'America/Sao_Paulo'?"),
+    ("compile", {"kpis": ["volume"], "timezone": "Mars/Olympus"}, "error[bad-timezone]: timezone: unknown time zone "
+                                                                  "'Mars/Olympus'"),
     ("query", {"kpis": []}, "kpis"),  # the input schema's own check (at least one KPI)
 ])
 def test_an_error_is_a_tool_error_with_the_commands_message(client, tool, arguments, message):
@@ -344,17 +359,17 @@ def test_the_project_is_read_again_when_its_files_change(tmp_path):
 def test_the_project_is_loaded_once_until_a_file_changes(tmp_path):
     import os
 
-    from kpi_engine.mcp.live import LiveProject
+    from kpi_engine.live import LiveProject
 
     root = write_project(tmp_path / "project")
     live = LiveProject(root)
-    first = live.get()
-    assert live.get() is first  # nothing changed: the same project, and the SQL it compiled
+    first = live.current()
+    assert live.current() is first  # nothing changed: the same project, and the SQL it compiled
     definitions = root / "definitions" / "support.yml"
     before = definitions.stat()
     definitions.write_text(definitions.read_text().replace("avg(handle_s)", "sum(handle_s)"))  # the same size
     os.utime(definitions, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
-    second = live.get()
+    second = live.current()
     assert second is not first and second.describe("handle_time")["formula"] == "sum(handle_s)"
 
 

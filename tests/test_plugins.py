@@ -76,7 +76,7 @@ def test_a_local_plugin_adds_a_connector_and_a_function(plugin_project):
 
 @pytest.mark.parametrize(("hook", "advice"), [
     ("register_conectors", "; did you mean 'register_connectors'?"),
-    ("zzz", " (hooks: register_connectors, register_functions)"),  # nothing close: the hooks there are
+    ("zzz", " (hooks: notify, register_connectors, register_functions)"),  # nothing close: the hooks there are
 ])
 def test_a_misspelt_hook_is_an_error(write_project, hook, advice):
     root = write_project({

@@ -137,6 +137,7 @@ def remember(project: Project, argv: list[str] | None, result: Result, query: Qu
         "kpis": [list(dataclasses.astuple(k.display())) for k in result.kpis.values()],
         "dimensions": list(result.dimensions),
         "grain": result.grain,
+        "calendar": dataclasses.asdict(project.calendar_of(query)),
         "format": _option(argv, "--format", "table"),
         "status": "--status" in argv,
     }
@@ -195,12 +196,15 @@ def run_cached(argv: list[str]) -> bool:
     except Exception:
         return False
     from .output import render_result
+    from ..compiler.periods import Calendar
     from ..result import Result
+    from ..timezones import zone
     from ..status import KpiDisplay
 
     kpis = {k[0]: KpiDisplay(*k) for k in entry["kpis"]}
     result = Result(columns, rows, entry["sql"], kpis, tuple(entry["dimensions"]), entry["grain"]).sorted()
-    result = result.marked_partial(dt.datetime.now(dt.timezone.utc).date())
+    calendar = Calendar(**entry["calendar"])
+    result = result.marked_partial(dt.datetime.now(zone(calendar.timezone)).date(), calendar)
     if entry["status"]:
         result = result.with_status()
     sys.stdout.write(render_result(result, entry["format"]) + "\n")

@@ -1,7 +1,8 @@
 """The ``kpi`` command (SPEC §6.1).
 
 Exit status: 0 ok; 1 an error in the definitions or the query; 2 bad
-command-line usage; 3 the data source failed. Errors are printed once, with
+command-line usage; 3 the data source failed (or ``kpi check`` could not deliver
+its summary); 4 ``kpi check`` found a KPI at or beyond --fail-on. Errors are printed once, with
 file:line:col and the offending line, never as a traceback. Heavy modules
 (sqlglot, duckdb, pydantic, lark) are imported inside the commands, so
 ``kpi --help`` answers at once.
@@ -39,6 +40,21 @@ class DateParam(click.ParamType):
             return dt.date.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"'{value}' is not a date; write it as YYYY-MM-DD", param, ctx)
+
+
+class ZoneParam(click.ParamType):
+    """An IANA time zone name; an unknown one is a usage error (exit 2) with a did-you-mean."""
+
+    name = "TZ"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..timezones import check_zone
+
+        text = str(value).strip()
+        problem = check_zone(text)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return text
 
 
 def _fail(error: Exception) -> None:
@@ -93,6 +109,8 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--where", metavar="EXPR", help="Condition over dimensions, e.g. \"channel = 'email'\"."),
         click.option("--from", "start", type=DateParam(), help="First day (inclusive)."),
         click.option("--to", "end", type=DateParam(), help="Last day (inclusive)."),
+        click.option("--timezone", type=ZoneParam(), default=None, metavar="TZ",
+                     help="Cut periods in this IANA zone instead of the calendar's, e.g. America/Sao_Paulo."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -212,12 +230,13 @@ def _count(n: int, noun: str) -> str:
 @click.pass_context
 @handle_errors
 def compile_command(ctx: click.Context, kpis: tuple[str, ...], dialect: str | None, grain: str, by: tuple[str, ...],
-                    where: str | None, start: dt.date | None, end: dt.date | None) -> None:
+                    where: str | None, start: dt.date | None, end: dt.date | None, timezone: str | None) -> None:
     """Print the SQL of a query."""
     if dialect is not None:
         _check_dialect(dialect)
     project = load_project(ctx)
-    click.echo(project.compile(list(kpis), dialect=dialect, grain=grain, by=by, where=where, start=start, end=end))
+    click.echo(project.compile(list(kpis), dialect=dialect, grain=grain, by=by, where=where, start=start, end=end,
+                               timezone=timezone))
 
 
 def _check_dialect(name: str) -> None:
@@ -237,7 +256,8 @@ def _check_dialect(name: str) -> None:
 @click.pass_context
 @handle_errors
 def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by: tuple[str, ...],
-        where: str | None, start: dt.date | None, end: dt.date | None, fmt: str, status: bool) -> None:
+        where: str | None, start: dt.date | None, end: dt.date | None, timezone: str | None, fmt: str,
+        status: bool) -> None:
     """Compute KPIs."""
     if run_all and kpis:
         raise click.UsageError("give KPI names or --all, not both")
@@ -249,13 +269,94 @@ def run(ctx: click.Context, kpis: tuple[str, ...], run_all: bool, grain: str, by
         raise click.UsageError("--all: the project has no KPI that is not hidden; name a hidden KPI to run it")
     from ..compiler.query import Query
 
-    query = Query.create(names, grain=grain, by=by, where=where, start=start, end=end)
-    result = project.query(query.kpis, grain=grain, by=by, where=where, start=start, end=end)
+    query = Query.create(names, grain=grain, by=by, where=where, start=start, end=end, timezone=timezone)
+    result = project.query(query.kpis, grain=grain, by=by, where=where, start=start, end=end, timezone=timezone)
     shown = result.with_status() if status else result
     click.echo(render_result(shown, fmt))
     from .cached_run import remember
 
     remember(project, ctx.obj.get("argv"), result, query)  # set by the kpi executable (``entry``) only
+
+
+def _webhook(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--notify takes an http(s) URL; anything else is a usage error (exit 2), before any query runs."""
+    if value is None:
+        return None
+    from ..check import check_url
+
+    problem = check_url(value)
+    if problem is not None:
+        raise click.BadParameter(problem, ctx, param)
+    return value
+
+
+@main.command()
+@click.argument("kpis", nargs=-1)
+@click.option("--tag", metavar="T", help="Check the KPIs with this tag (that have a target).")
+@click.option("--fail-on", type=click.Choice(["warn", "bad"]), default="bad", show_default=True,
+              help="Exit with status 4 when a KPI's status is this or worse.")
+@click.option("--notify", "notify_url", metavar="URL", callback=_webhook,
+              help="POST the summary as JSON to this http(s) URL (a Slack incoming webhook, for one).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handle_errors
+def check(ctx: click.Context, kpis: tuple[str, ...], tag: str | None, fail_on: str, notify_url: str | None,
+          fmt: str) -> None:
+    """Judge KPIs against their targets in their last complete month (for cron and CI).
+
+    Every KPI with a target by default. Exit status 4 when one is at or beyond --fail-on, 3 when the
+    summary could not be delivered (--notify or a notifier plugin), after it is printed.
+    """
+    if tag is not None and kpis:
+        raise click.UsageError("give KPI names or --tag, not both")
+    from ..check import NothingToCheck, deliver, evaluate, render, select, summary, worst
+    from ..errors import raise_all
+
+    project = load_project(ctx)
+    try:
+        names = select(project, kpis, tag)
+    except NothingToCheck as problem:
+        raise click.UsageError(str(problem)) from None
+    checked = evaluate(project, names)
+    found = summary(project.name, checked)
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False) if fmt == "json" else render(checked))
+    failures = deliver(found, project, notify_url)
+    failing = worst(checked, fail_on)
+    if failing:
+        click.echo(f"{_count(len(failing), 'KPI')} at or beyond {fail_on}: {', '.join(failing)}", err=True)
+    raise_all(failures)  # a failed delivery: exit 3, whatever the statuses
+    if failing:
+        sys.exit(4)
+
+
+@main.command()
+@click.argument("kpis", nargs=-1)
+@click.option("--tag", metavar="T", help="Only the KPIs with this tag.")
+@query_options
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default="report.html",
+              show_default=True, metavar="FILE.html", help="The HTML file to write.")
+@click.pass_context
+@handle_errors
+def report(ctx: click.Context, kpis: tuple[str, ...], tag: str | None, grain: str, by: tuple[str, ...],
+           where: str | None, start: dt.date | None, end: dt.date | None, timezone: str | None, out: str) -> None:
+    """Write a self-contained HTML report: a scorecard of tiles, then a chart and the details of each KPI."""
+    if kpis and tag is not None:
+        raise click.UsageError("give KPI names or --tag, not both")
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"the folder {path.parent} does not exist", param_hint="'--out'")
+    project = load_project(ctx)
+    from ..report.gather import gather, select_kpis
+    from ..report.page import render_report, write_atomically
+
+    names = select_kpis(project, kpis, tag)
+    page = render_report(gather(project, names, grain=grain, by=by, where=where, start=start, end=end,
+                                timezone=timezone))
+    try:
+        write_atomically(path, page)
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from error
+    click.echo(f"wrote {path} ({_count(len(names), 'KPI')})")
 
 
 @main.command()
@@ -279,12 +380,16 @@ def demo(ctx: click.Context, rows: int | None) -> None:
 @handle_errors
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (JSON; its OpenAPI document at /openapi.json)."""
-    project = load_project(ctx)
     try:
-        from ..http.serving import check_host, run as run_server
-    except ImportError as missing:  # the serve extra is not installed
-        click.echo(f"kpi serve needs FastAPI and uvicorn: pip install 'kpi-engine[serve]' ({missing})", err=True)
+        import fastapi  # noqa: F401 - only whether the serve extra is installed
+        import uvicorn  # noqa: F401
+    except ImportError as missing:  # as kpi mcp without its extra: one line, exit 2
+        click.echo(f"error[missing-extra]: kpi serve needs FastAPI and uvicorn ({missing.name or 'one of them'} is "
+                   "not installed): pip install 'kpi-engine[serve]'", err=True)
         sys.exit(2)
+    from ..http.serving import check_host, run as run_server
+
+    project = load_project(ctx)
     problem = check_host(host, project.config.serve.tokens)
     if problem is not None:
         raise click.UsageError(problem)

@@ -183,7 +183,8 @@ def _describe(error: dict, loc: tuple, document: YamlDocument, model: type[BaseM
     message = _value_message(error)
     # a rule about a whole mapping (a dataset, a join) points at its name
     span = document.key_span(loc) if isinstance(value, dict) and loc else document.span_at(loc)
-    return message + here, span
+    head, hint, tail = message.partition("; did you mean")  # the place belongs before the suggestion
+    return head + here + hint + tail, span
 
 
 def _about_tokens(error: dict, loc: tuple, message: str, span: Span | None) -> tuple[str, Span | None]:

@@ -1,9 +1,10 @@
 """``kpi demo``: a ready-to-edit project, realistic help-desk data, and the whole KPI library run on it.
 
 In an empty folder it writes kpi.yml, definitions/ (a copy of the library) and
-data/; in an existing project it only (re)writes the demo tables. It never
-overwrites a file, and refuses to write into a DuckDB database that it did not
-create itself (one without the ``kpi_demo_info`` table).
+data/, then the HTML report of the library (report.html, as ``kpi report`` writes it); in an
+existing project it only (re)writes the demo tables, and report.html when there is none. It
+never overwrites a file, and refuses to write into a DuckDB database that it did not create
+itself (one without the ``kpi_demo_info`` table).
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DefinitionError, SourceError
+
+if TYPE_CHECKING:
+    from ..report.gather import Report
 
 __all__ = ["library_path", "run_demo"]
 
 DEMO_DATABASE = "data/helpdesk.duckdb"
+REPORT_FILE = "report.html"  # written beside kpi.yml, as `kpi report` writes it
 PROJECT_FILE = """\
 # kpi_engine project written by `kpi demo`. Edit freely.
 name: helpdesk
@@ -91,9 +97,24 @@ def _write_data(path: Path, rows: int, echo: Callable[[str], None]) -> None:
     echo(f"wrote {summary} to {path} in {took:.1f} s")
 
 
+def _write_report(report: Report, root: Path, echo: Callable[[str], None]) -> None:
+    """The HTML report (as ``kpi report`` writes it) beside kpi.yml, unless a file of that name is there."""
+    from ..report.page import render_report, write_atomically
+
+    path = root / REPORT_FILE
+    if path.exists():
+        echo(f"kept {path}: kpi report writes it again")
+        return
+    write_atomically(path, render_report(report))
+    echo(f"wrote {path}: open it in a browser")
+
+
 def run_demo(root: Path, rows: int | None, *, echo: Callable[[str], None] = print) -> None:
+    """Scaffold, write the data, then run the library over the data's last 12 months: an HTML report and a
+    text summary of the same numbers."""
     from .data import DEFAULT_ROWS, LAST_DAY
-    from .report import latest_values
+    from ..report.gather import gather
+    from ..report.text import months_up_to, scorecard_text
 
     root = root.resolve()
     _scaffold(root, echo)
@@ -102,5 +123,9 @@ def run_demo(root: Path, rows: int | None, *, echo: Callable[[str], None] = prin
     from ..project import load
 
     with load(root) as project:
+        start, end = months_up_to(LAST_DAY)
+        names = [k.name for k in project.kpis.values() if not k.hidden]
+        report = gather(project, names, grain="month", start=start, end=end)
+        _write_report(report, root, echo)
         echo("")
-        echo(latest_values(project, LAST_DAY))
+        echo(scorecard_text(report))

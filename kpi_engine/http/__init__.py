@@ -2,7 +2,8 @@
 
 Needs the ``serve`` extra: ``pip install 'kpi-engine[serve]'`` (FastAPI and uvicorn). One module per
 concern: ``app`` (the routes), ``models`` (requests and responses), ``auth`` (tokens), ``cache``,
-``reloading`` (live definitions), ``limits``, ``cors``, ``errors``, ``serving`` (what ``kpi serve`` runs).
+``limits``, ``cors``, ``errors``, ``serving`` (what ``kpi serve`` runs). Live definitions are
+``kpi_engine.live``, shared with ``kpi mcp``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The HTTP API: ``create_app(project)`` is an ASGI app (FastAPI) that ``kpi serve`` runs and that another
 ASGI app may mount under a prefix.
 
-Every request first refreshes the project (``reloading``: definitions edited on disk are picked up),
+Every request first refreshes the project (``kpi_engine.live``: definitions edited on disk are picked up),
 then, except /health, authenticates the caller (``auth``); the routes below only translate between
 HTTP and the Python API (``Project.query``, ``compile``, ``describe``, ``dimensions``). Queries go
 through the result cache (``cache``) and the limits (``limits``); every error leaves as one JSON shape
@@ -12,11 +12,9 @@ through the result cache (``cache``) and the limits (``limits``); every error le
 import csv
 import datetime as dt
 import functools
-import inspect
 import io
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,19 +23,22 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import KpiError, unknown
+from ..live import LiveProject
 from ..project import Project
-from ..result import Result
+from ..result import Result, query_body
+from ..timezones import check_zone
 from .auth import Access, authenticate
 from .cache import FileState, ResultCache, file_state
 from .cors import LiveCors
+from .dashboard import router as dashboard_router
 from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_handlers, logger
 from .limits import DEFAULT_MAX_BODY, BodyLimit, check_kpis, check_rows
 from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health, KpiDetail, KpiInfo, QueryRequest,
                      QueryResult)
-from .reloading import LiveProject
 
 __all__ = ["Caller", "create_app"]
 
@@ -95,9 +96,12 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(LiveCors, origins=lambda: tuple(live.project.config.serve.cors_origins))
 
-    def caller(request: Request) -> Caller:
+    async def caller(request: Request) -> Caller:
         """Who calls, on the project as it is now; then the names of the query parameters are checked (after
-        the token, so a caller without one learns nothing): a misspelt one is an error, not ignored."""
+        the token, so a caller without one learns nothing): a misspelt one is an error, not ignored.
+
+        Run on the event loop, not in a worker thread: it stats a few files, which costs less than the hop
+        to a thread (a reload, rare, holds the loop while the project loads)."""
         current, generation = live.serving()
         access = authenticate(request.headers.get("authorization"), current.config.serve.tokens)
         _check_parameter_names(request)
@@ -154,7 +158,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
 
     @router.get("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
                 summary="Compute KPIs")
-    def query_get(
+    async def query_get(
         call: Called,
         kpi: Annotated[list[str], Query(min_length=1, description="A KPI name (repeat for several).")],
         grain: Annotated[str, Query(description="day, week, month, quarter, year, ... or all.")] = "month",
@@ -168,22 +172,22 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     ) -> Response:
         asked = QueryRequest.model_construct(kpis=kpi, grain=grain, by=by, where=where, from_=start, to=end,
                                              timezone=timezone, status=status, format=format)
-        return run(call, asked)
+        return await run(call, asked)
 
     @router.post("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
                  summary="Compute KPIs (the query as a JSON body)")
-    def query_post(call: Called, body: QueryRequest) -> Response:
-        return run(call, body)
+    async def query_post(call: Called, body: QueryRequest) -> Response:
+        return await run(call, body)
 
-    def run(call: Caller, asked: QueryRequest) -> Response:
-        result, cached = _result(call, asked, cache, data)
-        shown = result.with_status() if asked.status else result
-        if asked.format == "csv":
-            return Response(_csv(shown), media_type="text/csv; charset=utf-8")
-        body = {"columns": shown.columns, "rows": shown.to_dicts(),
-                "meta": {"kpis": {name: _meta(kpi) for name, kpi in shown.kpis.items()},
-                         "partial_periods": list(shown.partial_periods), "cached": cached}}
-        return Response(_json(body), media_type="application/json")
+    async def run(call: Caller, asked: QueryRequest) -> Response:
+        """A cached answer is found and written on the event loop; a query runs in a worker thread (it waits
+        on the engine), and so does writing a large result."""
+        lookup = _lookup(call, asked, cache, data)
+        cached = lookup.result is not None
+        result = lookup.result if cached else await run_in_threadpool(_compute, call, lookup, cache)
+        if len(result.rows) > RENDER_ON_LOOP:
+            return await run_in_threadpool(_render, result, asked, cached)
+        return _render(result, asked, cached)
 
     @router.post("/compile", response_model=CompileResult, responses=_responses(400, 401, 403, 404, 413, 500),
                  tags=["query"], summary="The SQL of a query, without running it")
@@ -191,7 +195,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
         project = call.project
         check_kpis(body.kpis, project.config.serve.max_kpis)
         call.access.check(body.kpis, project.kpis)
-        options = _options(project.compile, body, call.access)
+        options = _options(body, call.access)
         return {"sql": project.compile(body.kpis, dialect=body.dialect, **options)}
 
     # ------------------------------------------------------------ the document
@@ -203,6 +207,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
             document["servers"] = [{"url": root}]
         return JSONResponse(document)
 
+    app.include_router(dashboard_router)  # GET /: the live dashboard (no token: the page holds no data)
     app.include_router(router)
     app.openapi = functools.partial(_document, app, True, documents)  # type: ignore[method-assign]
     return app
@@ -234,44 +239,63 @@ def _info(described: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in described.items() if k not in ("formula", "filter", "uses")}
 
 
-def _meta(kpi: Any) -> dict[str, Any]:
-    return {"title": kpi.display_title, "format": kpi.format, "unit": kpi.unit, "decimals": kpi.decimals,
-            "target": kpi.target, "warning": kpi.warning, "direction": kpi.direction}
-
-
-@functools.cache
-def _accepts(function: Callable[..., Any], name: str) -> bool:
-    return name in inspect.signature(function).parameters
-
-
-def _options(method: Callable[..., Any], asked: Any, access: Access) -> dict[str, Any]:
+def _options(asked: QueryRequest | CompileRequest, access: Access) -> dict[str, Any]:
     """The keyword arguments of ``Project.query``/``compile`` for a request, the caller's filters included."""
-    options: dict[str, Any] = {"grain": asked.grain, "by": asked.by, "where": asked.where, "start": asked.from_,
-                               "end": asked.to, "filters": access.filters}
-    if asked.timezone:
-        if not _accepts(getattr(method, "__func__", method), "timezone"):
-            raise HttpError(400, "this server cannot change the time zone of a query", code="bad-timezone")
-        options["timezone"] = asked.timezone
-    return options
+    return {"grain": asked.grain, "by": tuple(asked.by), "where": asked.where, "start": asked.from_, "end": asked.to,
+            "filters": access.filters, "timezone": _zone(asked.timezone)}
 
 
-def _result(call: Caller, asked: QueryRequest, cache: ResultCache, data: "_DataWatch") -> tuple[Result, bool]:
-    """The query's result, from the cache when a fresh one is there (then True)."""
+def _zone(name: str | None) -> str | None:
+    """The query's time zone; a bad one is a 400 that names the parameter, with the nearest zone."""
+    if name is None or not name.strip():
+        return None
+    problem = check_zone(name.strip())
+    if problem is not None:
+        raise HttpError(400, f"timezone: {problem}", code="bad-timezone")
+    return name.strip()
+
+
+#: Results of more rows than this are written to JSON or CSV in a worker thread, not on the event loop.
+RENDER_ON_LOOP = 2000
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """A query checked and looked up in the cache: what running it needs, and the cached result if any."""
+
+    kpis: list[str]
+    options: dict[str, Any]
+    key: tuple
+    state: tuple[FileState, ...]
+    result: Result | None
+
+
+def _lookup(call: Caller, asked: QueryRequest, cache: ResultCache, data: "_DataWatch") -> _Lookup:
+    """The query checked (its KPIs, the caller's access, its options), and its fresh cached result if any."""
     project = call.project
     serve = project.config.serve
     check_kpis(asked.kpis, serve.max_kpis)
     call.access.check(asked.kpis, project.kpis)
-    options = _options(project.query, asked, call.access)
-    key = (call.generation, call.access.name, tuple(asked.kpis), *(
-        tuple(v) if isinstance(v, (list, tuple)) else v for v in options.values()))
+    options = _options(asked, call.access)
+    key = (call.generation, call.access.name, tuple(asked.kpis), *options.values())
     state = data.state(project, asked.kpis)
-    result = cache.get(key, serve.cache_ttl, state)
-    if result is not None:
-        return result, True
-    result = project.query(asked.kpis, timeout=serve.timeout, **options)
+    return _Lookup(list(asked.kpis), options, key, state, cache.get(key, serve.cache_ttl, state))
+
+
+def _compute(call: Caller, lookup: _Lookup, cache: ResultCache) -> Result:
+    """Run the query (within serve.timeout), refuse a result over serve.max_rows, and cache it."""
+    serve = call.project.config.serve
+    result = call.project.query(lookup.kpis, timeout=serve.timeout, **lookup.options)
     check_rows(len(result.rows), serve.max_rows)
-    cache.put(key, result, serve.cache_ttl, state)
-    return result, False
+    cache.put(lookup.key, result, serve.cache_ttl, lookup.state)
+    return result
+
+
+def _render(result: Result, asked: QueryRequest, cached: bool) -> Response:
+    shown = result.with_status() if asked.status else result
+    if asked.format == "csv":
+        return Response(_csv(shown), media_type="text/csv; charset=utf-8")
+    return Response(_json(query_body(shown, cached=cached)), media_type="application/json")
 
 
 class _DataWatch:

@@ -35,8 +35,8 @@ from pydantic import Field
 from .. import __version__
 from ..compiler.periods import GRAINS
 from ..errors import KpiError
+from ..live import LiveProject
 from . import tools
-from .live import LiveProject
 
 __all__ = ["DEFAULT_MAX_ROWS", "create_server", "serve"]
 
@@ -69,6 +69,9 @@ Start = Annotated[str | None, Field(
                 "reported whole. Omitted: the earliest period with data.")]
 End = Annotated[str | None, Field(
     description="Last day, inclusive, as YYYY-MM-DD (e.g. 2025-12-31). Omitted: the latest period with data.")]
+Timezone = Annotated[str | None, Field(
+    description="IANA time zone the periods are cut in (e.g. America/Sao_Paulo); start and end are dates there. "
+                "Omitted: the project's calendar zone.")]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -101,7 +104,7 @@ def create_server(project: LiveProject, *, max_rows: int = DEFAULT_MAX_ROWS,
         """List the project's KPIs: name, title, description, format (percent, duration, currency...), unit,
         direction (higher or lower is better), target and tags. Use it first, to find the KPI names that the
         other tools take."""
-        return tools.list_kpis(project.get(), include_hidden=include_hidden)
+        return tools.list_kpis(project.current(), include_hidden=include_hidden)
 
     @tool(name="list_dimensions")
     @_tool_errors
@@ -110,7 +113,7 @@ def create_server(project: LiveProject, *, max_rows: int = DEFAULT_MAX_ROWS,
     ) -> dict[str, Any]:
         """List the dimensions (e.g. channel, region, plan): for each, the datasets that define it and the KPIs
         a query may break down by it. Use it before query's `by` or `where`, which accept dimensions only."""
-        return tools.list_dimensions(project.get(), kpis)
+        return tools.list_dimensions(project.current(), kpis)
 
     @tool(name="describe_kpi")
     @_tool_errors
@@ -118,12 +121,12 @@ def create_server(project: LiveProject, *, max_rows: int = DEFAULT_MAX_ROWS,
         """Describe one KPI: title, description, formula and filter, format, unit, decimals, direction, target
         and warning level, owner, tags, its dataset, the dimensions it supports and the KPIs it is computed
         from (`uses`). Use it to explain what a KPI measures or how it is computed."""
-        return tools.describe_kpi(project.get(), name)
+        return tools.describe_kpi(project.current(), name)
 
     @tool(name="query")
     @_tool_errors
     def query(kpis: Kpis, grain: Grain = "month", by: By = None, where: Where = None, start: Start = None,
-              end: End = None, status: Annotated[bool, Field(
+              end: End = None, timezone: Timezone = None, status: Annotated[bool, Field(
                   description="Add a column KPI__status (ok, warn, bad) after each KPI that has a target.")] = False,
               ) -> dict[str, Any]:
         """Compute KPIs over periods, optionally broken down by dimensions. Returns `columns`; `rows`, one object
@@ -131,8 +134,8 @@ def create_server(project: LiveProject, *, max_rows: int = DEFAULT_MAX_ROWS,
         seconds); `formatted`, the same rows as people read them (25.0%, 4m 05s); `meta.kpis`, each KPI's
         format, unit, direction and target; and `meta.partial_periods`, the periods still in progress, whose
         values are incomplete. A `period` is the first day of its period (YYYY-MM-DD)."""
-        return tools.query(project.get(), kpis, grain=grain, by=by, where=where, start=start, end=end,
-                           status=status, max_rows=max_rows)
+        return tools.query(project.current(), kpis, grain=grain, by=by, where=where, start=start, end=end,
+                           timezone=timezone, status=status, max_rows=max_rows)
 
     @tool(name="compile")
     @_tool_errors
@@ -140,11 +143,11 @@ def create_server(project: LiveProject, *, max_rows: int = DEFAULT_MAX_ROWS,
             description="SQL dialect, e.g. snowflake, bigquery, postgres, duckdb, spark; omitted: that of the "
                         "project's source.")] = None,
                     grain: Grain = "month", by: By = None, where: Where = None, start: Start = None,
-                    end: End = None) -> dict[str, Any]:
+                    end: End = None, timezone: Timezone = None) -> dict[str, Any]:
         """Give the SQL that computes a query (nothing is run): for a person who wants the query itself, to read
         it, or to run it in their own warehouse. Same arguments as query, plus the dialect."""
-        return tools.compile_sql(project.get(), kpis, dialect=dialect, grain=grain, by=by, where=where,
-                                 start=start, end=end)
+        return tools.compile_sql(project.current(), kpis, dialect=dialect, grain=grain, by=by, where=where,
+                                 start=start, end=end, timezone=timezone)
 
     return server
 
@@ -166,7 +169,7 @@ def _loaded_first(project: LiveProject) -> Callable[[MCPServer], AbstractAsyncCo
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[None]:
         try:
-            loaded = project.get()
+            loaded = project.current()
         except KpiError as error:
             print(f"kpi mcp: the project at {project.root} does not load; every tool answers with:\n"
                   f"{error.render()}", file=sys.stderr)

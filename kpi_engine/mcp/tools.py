@@ -16,17 +16,14 @@ from typing import TYPE_CHECKING, Any
 from ..compiler.query import parse_date
 from ..errors import QueryError
 from ..formatting import format_value
+from ..result import query_body
+from ..timezones import check_zone
 
 if TYPE_CHECKING:
-    from ..definitions.model import Kpi
     from ..project import Project
     from ..result import Result
 
-__all__ = ["compile_sql", "describe_kpi", "list_dimensions", "list_kpis", "query", "query_body"]
-
-#: What a row of ``query``'s ``meta.kpis`` holds about each KPI (the fields its values are read by).
-KPI_META = ("title", "format", "unit", "decimals", "direction", "target", "warning")
-
+__all__ = ["compile_sql", "describe_kpi", "list_dimensions", "list_kpis", "query", "with_formatted"]
 
 def list_kpis(project: Project, *, include_hidden: bool = False) -> dict[str, Any]:
     """The KPIs an assistant can offer, in definition order; hidden helpers only when asked."""
@@ -54,48 +51,51 @@ def describe_kpi(project: Project, name: str) -> dict[str, Any]:
 
 
 def query(project: Project, kpis: Sequence[str], *, grain: str = "month", by: Sequence[str] | None = None,
-          where: str | None = None, start: str | None = None, end: str | None = None, status: bool = False,
-          max_rows: int | None = None) -> dict[str, Any]:
+          where: str | None = None, start: str | None = None, end: str | None = None, timezone: str | None = None,
+          status: bool = False, max_rows: int | None = None) -> dict[str, Any]:
     """Run a query; the answer is the ``/query`` body plus the formatted rows.
 
     ``max_rows`` bounds what an assistant's context receives: a larger result is an error that
     says how to narrow the query, rather than rows silently cut (a cut table reads as complete).
     """
     first, last = _dates(start, end)
-    result = project.query(list(kpis), grain=grain, by=list(by or ()), where=where, start=first, end=last)
+    result = project.query(list(kpis), grain=grain, by=list(by or ()), where=where, start=first, end=last,
+                           timezone=_zone(timezone))
     if max_rows is not None and len(result.rows) > max_rows:
         raise QueryError(f"the query returns {len(result.rows):,} rows, more than the {max_rows:,} this server "
                          "answers with; narrow it: a coarser grain, a shorter start..end range, fewer 'by' "
                          "dimensions or a 'where' condition", code="too-many-rows")
-    return query_body(result.with_status() if status else result)
+    return with_formatted(result.with_status() if status else result)
 
 
 def compile_sql(project: Project, kpis: Sequence[str], *, dialect: str | None = None, grain: str = "month",
                 by: Sequence[str] | None = None, where: str | None = None, start: str | None = None,
-                end: str | None = None) -> dict[str, Any]:
+                end: str | None = None, timezone: str | None = None) -> dict[str, Any]:
     """The SQL of a query, as ``POST /compile`` answers it: ``{"sql": ...}``."""
     first, last = _dates(start, end)
     sql = project.compile(list(kpis), dialect=dialect, grain=grain, by=list(by or ()), where=where,
-                          start=first, end=last)
+                          start=first, end=last, timezone=_zone(timezone))
     return {"sql": sql}
 
 
-def query_body(result: Result) -> dict[str, Any]:
-    """``{"columns", "rows", "formatted", "meta": {"kpis", "partial_periods", "cached"}}``: rows as
-    objects with raw values (percent as fractions, durations in seconds), ``formatted`` the same
-    objects with each value as text, as a ``kpi run`` table shows it (null as ``-``)."""
-    rows = result.to_dicts()
-    formatted = [{column: format_value(value, result.kpis.get(column)) for column, value in row.items()}
-                 for row in rows]
-    meta = {name: _kpi_meta(kpi) for name, kpi in result.kpis.items()}
-    return {"columns": list(result.columns), "rows": rows, "formatted": formatted,
-            "meta": {"kpis": meta, "partial_periods": list(result.partial_periods), "cached": False}}
+def with_formatted(result: Result) -> dict[str, Any]:
+    """The ``/query`` body (:func:`kpi_engine.result.query_body`: rows as objects with raw values, percent
+    as fractions, durations in seconds) plus ``formatted``, the same objects with each value as text, as a
+    ``kpi run`` table shows it (null as ``-``)."""
+    body = query_body(result)
+    body["formatted"] = [{column: format_value(value, result.kpis.get(column)) for column, value in row.items()}
+                         for row in body["rows"]]
+    return body
 
 
-def _kpi_meta(kpi: Kpi | Any) -> dict[str, Any]:
-    values = {field: getattr(kpi, field, None) for field in KPI_META}
-    values["title"] = kpi.display_title
-    return values
+def _zone(name: str | None) -> str | None:
+    """The query's time zone, its error naming the tool's argument (the CLI's names --timezone)."""
+    if name is None or not name.strip():
+        return None
+    problem = check_zone(name.strip())
+    if problem is not None:
+        raise QueryError(f"timezone: {problem}", code="bad-timezone")
+    return name.strip()
 
 
 def _dates(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None]:

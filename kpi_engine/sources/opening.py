@@ -132,7 +132,9 @@ def _local_text(value: Any, data_zone: str, zone: str) -> Any:
     moment = _parse_time(value, data_zone)
     if moment is None:
         return value
-    return _text(moment.astimezone(zone_info(zone)).replace(tzinfo=None))
+    # through UTC: astimezone() to a datetime's own tzinfo returns it unchanged, which would leave a gap's
+    # wall time (02:30) as it is instead of the wall time after the gap (03:30) that its instant shows
+    return _text(moment.astimezone(dt.timezone.utc).astimezone(zone_info(zone)).replace(tzinfo=None))
 
 
 def _instant_text(value: Any, data_zone: str) -> Any:

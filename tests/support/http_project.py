@@ -18,7 +18,16 @@ counted by hand from these rows.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from kpi_engine.http import create_app
@@ -96,3 +105,37 @@ def client(project, **options) -> TestClient:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_server(root: Path, *options: str, env: Mapping[str, str] | None = None,
+                   output: list[str] | None = None) -> Iterator[str]:
+    """A real ``kpi serve`` process on a free loopback port, answering /health: its base URL. At the end it
+    is stopped, and what it printed (uvicorn's log) is appended to ``output``."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "kpi_engine", "--project", str(root), "serve", "--port", str(port),
+                               *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=dict(env if env is not None else os.environ))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[0]
+                assert time.monotonic() < deadline, "kpi serve did not answer within 60 s"
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        printed = server.communicate(timeout=30)[0]
+        if output is not None:
+            output.append(printed)

@@ -16,6 +16,7 @@ from .. import periods as P
 from .. import sql
 from ..passes.context import CompileContext
 from ..plan import LevelPlan, Plan
+from ..dialects import gap_moves_day
 from ..sql import alias, col, lit, not_null, table_ref
 from ..translate import Translator
 from ...timezones import local_midnight_in
@@ -106,7 +107,8 @@ class RenderContext:
             return self.catalog.datasets[dataset].model.joins[node.qualifier].dataset
         return dataset
 
-    def convert(self, dataset: str, how: str, node: f.Node, value: exp.Expression) -> exp.Expression:
+    def convert(self, dataset: str, how: str, node: f.Node, value: exp.Expression,
+                within: tuple[dt.datetime, dt.datetime] | None = None) -> exp.Expression:
         """A time argument of a row function as local time (date, hour, ...) or as an instant (*_between).
 
         With UTC everywhere nothing is converted, and the source is not asked what the column holds (its
@@ -118,15 +120,38 @@ class RenderContext:
         kind = self.compile.time_kind(owner, node.name) if isinstance(node, f.Ref) else None
         if how == "instant":
             return self.d.instant(value, kind, zone)
-        return self.d.local_time(value, kind, zone, calendar)
+        return self.d.local_time(value, kind, zone, calendar, period=how == "period", within=within)
 
-    def time_of(self, dataset: str, column: str) -> exp.Expression:
-        """A dataset's time column as local wall time of the calendar."""
-        return self.convert(dataset, "local", f.Ref(0, 0, name=column), col(column, dataset))
+    def time_of(self, dataset: str, column: str,
+                within: tuple[dt.datetime, dt.datetime] | None = None) -> exp.Expression:
+        """A dataset's time column as local wall time of the calendar, for the local day that places it in a
+        period (its time of day may be off in a DST gap, where that cannot change the day). ``within``: the
+        range of the rows read (naive UTC), when :meth:`time_range` limits them on both sides."""
+        return self.convert(dataset, "period", f.Ref(0, 0, name=column), col(column, dataset), within)
 
-    def period_of(self, dataset: str, column: str) -> exp.Expression:
-        """The index of the local period that holds a row's time."""
-        return self.d.period_index(self.time_of(dataset, column), self.plan.grain, self.plan.calendar)
+    def period_of(self, dataset: str, column: str, lower: int | None = None,
+                  unbounded: bool = True) -> exp.Expression:
+        """The index of the local period that holds a row's time; with the scan's ``lower`` and ``unbounded``
+        (those of its :meth:`time_range`), the zone's offsets over the rows it reads replace a conversion."""
+        first, after = self.read_days(lower, unbounded)
+        within = None
+        if first is not None and after is not None and dt.date(1, 1, 3) <= first and after <= dt.date(9999, 12, 29):
+            # two days either side: a row's UTC time is within 26 hours of its local time
+            within = (dt.datetime.combine(first - dt.timedelta(days=2), dt.time()),
+                      dt.datetime.combine(after + dt.timedelta(days=2), dt.time()))
+        return self.d.period_index(self.time_of(dataset, column, within), self.plan.grain, self.plan.calendar)
+
+    def read_days(self, lower: int | None, unbounded: bool) -> tuple[dt.date | None, dt.date | None]:
+        """The first local day of the rows a scan reads and the first day after them (None: no limit)."""
+        q, bounds = self.plan.query, self.plan.bounds
+        if self.plan.all:
+            return q.start, P.day_after(q.end) if q.end else None
+        first = after = None
+        if lower is not None and not unbounded:
+            first = P.start_date_or_none(lower, self.plan.grain, self.plan.calendar)  # None: before 0001-01-01
+        if bounds.hi is not None:
+            after = P.start_date_or_none(bounds.hi + 1, self.plan.grain, self.plan.calendar)  # None: after 9999
+        return first, after
 
     def before_day(self, dataset: str, column: str, day: dt.date, *, upper: bool) -> exp.Expression:
         """The bound that a column's raw value is compared with for local midnight of ``day``: a date for a DATE
@@ -136,7 +161,7 @@ class RenderContext:
         kind = None if zone == calendar == "UTC" else self.compile.time_kind(dataset, column)
         if kind == "timestamptz":
             return self.d.instant_literal(local_midnight_in(day, calendar, None))
-        if kind != "date" and (zone != calendar or self.d.name == "sqlite"):
+        if kind != "date" and (zone != calendar or self.d.name == "sqlite" or gap_moves_day(calendar)):
             # a naive wall time of another zone is within a day of the local one (SQLite text may carry an offset)
             widened = day + dt.timedelta(days=1) if upper else day - dt.timedelta(days=1)
             if dt.date(1, 1, 2) <= widened <= dt.date(9999, 12, 30):
@@ -162,18 +187,9 @@ class RenderContext:
     def time_range(self, dataset: str, column: str, lower: int | None, unbounded: bool) -> list[exp.Expression]:
         """Rows with a time, inside the periods a scan must read (a range excludes nulls by itself)."""
         time_col = col(column, dataset)
-        q, bounds = self.plan.query, self.plan.bounds
+        q = self.plan.query
         conds: list[exp.Expression] = []
-        first: dt.date | None = None
-        after: dt.date | None = None  # the first day after the rows read
-        if self.plan.all:
-            first = q.start
-            after = P.day_after(q.end) if q.end else None
-        else:
-            if lower is not None and not unbounded:
-                first = P.start_date_or_none(lower, self.plan.grain, self.plan.calendar)  # None: before 0001-01-01
-            if bounds.hi is not None:
-                after = P.start_date_or_none(bounds.hi + 1, self.plan.grain, self.plan.calendar)  # None: after 9999
+        first, after = self.read_days(lower, unbounded)
         for day, upper in ((first, False), (after, True)):
             if day is None:
                 continue

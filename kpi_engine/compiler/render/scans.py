@@ -55,7 +55,8 @@ def render_scan(rc: RenderContext, scan: FlowScan) -> list[tuple[str, exp.Expres
         base, joins = rc.from_(scan.dataset, [*used, query_where, where_filter])
         tr = rc.row(scan.dataset)
         time_col = col(scan.time, scan.dataset) if scan.time else None
-        p = rc.period_of(scan.dataset, scan.time) if time_col is not None and not plan.all else None
+        p = rc.period_of(scan.dataset, scan.time, scan.lower, scan.unbounded) \
+            if time_col is not None and not plan.all else None
         if p is not None and scan.unbounded and clamp is not None:
             p = d.at_least(p, clamp)
         columns, group = rc.group_columns(scan.dataset, level.dims, tr, p)

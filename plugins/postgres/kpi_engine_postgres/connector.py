@@ -8,9 +8,11 @@ read-write, and one ``execute`` is one statement (never ``...; COMMIT; ...``),
 so not even SQL that slipped past the engine's checks can change a user's
 database. A failed statement leaves no aborted transaction behind.
 
-Session settings (``search_path`` from ``schema:``, ``statement_timeout``) are
-set once per connection with ``set_config`` and committed, so they outlive the
-rolled-back transactions. The project keeps one connection per thread; this
+Session settings (``search_path`` from ``schema:``, ``statement_timeout``, and
+``TimeZone`` = UTC) are set once per connection with ``set_config`` and committed,
+so they outlive the rolled-back transactions. The time zone is pinned so that no
+number depends on the server's, database's or role's zone: kpi_engine asks for
+local time by zone name wherever it needs it. The project keeps one connection per thread; this
 connector keeps no shared state, so :meth:`PostgresConnector.connect` needs no
 lock. A session that the server dropped is reopened before the next statement. A query past its
 time limit (``Project.query(..., timeout=)``) is cancelled on the server, as Ctrl-C in psql does.
@@ -37,6 +39,8 @@ __all__ = ["PostgresConnection", "PostgresConnector"]
 
 #: Seconds to wait for the server to take a cancel request (psycopg's default is 30).
 _CANCEL_TIMEOUT = 5.0
+#: What a time column holds, by the type OID the server describes it with (timestamp, timestamptz, date).
+_KINDS = {1114: "timestamp", 1184: "timestamptz", 1082: "date"}
 _SCHEMAS = ("SELECT nspname FROM pg_catalog.pg_namespace "
             "WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY nspname")
 
@@ -76,6 +80,27 @@ class PostgresConnection(Connection):
                 return [column.name for column in cursor.description], consistent_decimals(cursor.fetchall())
         finally:
             _end_transaction(session)
+
+    def column_kinds(self, relation_sql: str) -> dict[str, str]:
+        """From the server's description of the relation read with ``LIMIT 0`` (type OIDs; no row is read)."""
+        import sqlglot
+        from sqlglot.errors import SqlglotError
+
+        try:
+            is_query = isinstance(sqlglot.parse_one(relation_sql, read="postgres"), sqlglot.exp.Query)
+        except SqlglotError:
+            is_query = False
+        source = f"({relation_sql}) AS kpi_probe" if is_query else relation_sql
+        session = self._live_session()
+        try:
+            with session.cursor() as cursor:
+                cursor.execute(f"SELECT * FROM {source} LIMIT 0", prepare=True)  # one statement, never more
+                described = cursor.description or []
+        except self.errors as exc:
+            raise self.connector.classified(exc, relation_sql) from exc
+        finally:
+            _end_transaction(session)
+        return {column.name: _KINDS[column.type_code] for column in described if column.type_code in _KINDS}
 
     def _live_session(self) -> psycopg.Connection:
         """The session, reopened when the server closed it since the last statement."""
@@ -165,7 +190,7 @@ class PostgresConnector(Connector):
         return session
 
     def _configure(self, session: psycopg.Connection) -> None:
-        settings: dict[str, str] = {}
+        settings: dict[str, str] = {"TimeZone": "UTC"}
         schemas = self.options.schemas
         if schemas:
             existing = [row[0] for row in session.execute(_SCHEMAS).fetchall()]

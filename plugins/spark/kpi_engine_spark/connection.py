@@ -119,6 +119,19 @@ class SparkConnection(Connection):
         except self.errors as exc:
             raise self.connector.failure(exc) from exc
 
+    def column_kinds(self, relation_sql: str) -> dict[str, str]:
+        """From Spark's analysis of the query (no job runs): TIMESTAMP_NTZ is a naive wall time, TIMESTAMP an
+        instant (Parquet's timestamps adjusted to UTC, DuckDB's TIMESTAMPTZ), DATE a calendar date."""
+        from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
+
+        kinds = {TimestampNTZType: "timestamp", TimestampType: "timestamptz", DateType: "date"}
+        try:
+            with self._quiet():
+                fields = self._frame(f"SELECT * FROM ({relation_sql}) AS kpi_probe", ()).schema.fields
+        except self.errors as exc:
+            raise self.connector.failure(exc) from exc
+        return {f.name: kinds[type(f.dataType)] for f in fields if type(f.dataType) in kinds}
+
     def close(self) -> None:
         """Drop this session's views; the Spark application stays up for the process's other sources.
 

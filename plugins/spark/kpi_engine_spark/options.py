@@ -67,7 +67,7 @@ class SparkOptions(ConnectorOptions):
                                        description="Spark settings, e.g. spark.executor.memory: 4g. Settings of "
                                                    "the application apply when kpi starts Spark; spark.sql.* "
                                                    "runtime settings apply to every session. "
-                                                   "spark.sql.session.timeZone defaults to UTC.")
+                                                   "spark.sql.session.timeZone is always UTC.")
     views: dict[str, ViewSpec] = Field(default_factory=dict,
                                        description="Temporary views that table: datasets read: view name -> "
                                                    "Parquet, CSV or JSON file or glob (format from the extension; "
@@ -92,6 +92,12 @@ class SparkOptions(ConnectorOptions):
     @field_validator("conf", mode="before")
     @classmethod
     def _conf_is_values(cls, conf: object) -> object:
+        if isinstance(conf, dict) and "spark.sql.session.timeZone" in conf:
+            # kpi converts every time itself (the dataset's timezone:, the calendar's): a session zone
+            # other than UTC would make the numbers depend on it
+            raise ValueError("spark.sql.session.timeZone is always UTC, so the numbers never depend on it: "
+                             "give naive timestamps their zone with the dataset's timezone:, and cut periods in "
+                             "another zone with calendar: timezone: in kpi.yml")
         return _check_values(conf)
 
     @field_validator("views", mode="before")

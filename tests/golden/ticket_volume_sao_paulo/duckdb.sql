@@ -2,7 +2,7 @@
 WITH kpi_s1 AS (
   SELECT
     (
-      CAST(TIMEZONE('America/Sao_Paulo', TIMEZONE('UTC', tickets.created_at)) AS DATE) - CAST('1900-01-01' AS DATE)
+      CAST(MAKE_TIMESTAMP(EPOCH_US(tickets.created_at) - 10800000000) AS DATE) - CAST('1900-01-01' AS DATE)
     ) // 7 AS p,
     COUNT(*) AS m1_1
   FROM tickets AS tickets
@@ -12,7 +12,7 @@ WITH kpi_s1 AS (
     AND NOT tickets.is_spam
   GROUP BY
     (
-      CAST(TIMEZONE('America/Sao_Paulo', TIMEZONE('UTC', tickets.created_at)) AS DATE) - CAST('1900-01-01' AS DATE)
+      CAST(MAKE_TIMESTAMP(EPOCH_US(tickets.created_at) - 10800000000) AS DATE) - CAST('1900-01-01' AS DATE)
     ) // 7
 ), kpi_periods AS (
   SELECT

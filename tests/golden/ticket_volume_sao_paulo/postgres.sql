@@ -2,7 +2,7 @@
 WITH kpi_s1 AS (
   SELECT
     DIV(
-      CAST(tickets.created_at AT TIME ZONE 'UTC' AT TIME ZONE 'America/Sao_Paulo' AS DATE) - CAST('1900-01-01' AS DATE),
+      CAST(tickets.created_at + INTERVAL '-10800 SECOND' AS DATE) - CAST('1900-01-01' AS DATE),
       7
     ) AS p,
     COUNT(*) AS m1_1
@@ -13,7 +13,7 @@ WITH kpi_s1 AS (
     AND NOT tickets.is_spam
   GROUP BY
     DIV(
-      CAST(tickets.created_at AT TIME ZONE 'UTC' AT TIME ZONE 'America/Sao_Paulo' AS DATE) - CAST('1900-01-01' AS DATE),
+      CAST(tickets.created_at + INTERVAL '-10800 SECOND' AS DATE) - CAST('1900-01-01' AS DATE),
       7
     )
 ), kpi_periods AS (
