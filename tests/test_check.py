@@ -260,7 +260,6 @@ def test_the_real_clock(write_project):
     (["--notify", "https://"], "'https://' names no host"),
     (["--notify", "http://example.com:port/"], "is not a URL"),
     (["volume", "--tag", "support"], "give KPI names or --tag, not both"),
-    (["--tag", "suport"], "unknown tag 'suport'; did you mean 'support'?"),
     (["--fail-on", "ok"], "'ok' is not one of 'warn', 'bad'"),
 ])
 def test_usage_errors_are_exit_2(project_dir, args, needle):
@@ -280,6 +279,13 @@ def test_nothing_to_check_is_a_usage_error(project_dir):
     result = kpi(project_dir, "check", "--tag", "volume")
     assert result.exit_code == 2
     assert "no KPI tagged 'volume' has a target" in result.stderr
+
+
+def test_an_unknown_tag_is_exit_1_with_a_suggestion_as_for_kpi_report(project_dir):
+    result = kpi(project_dir, "check", "--tag", "suport")
+    assert result.exit_code == 1, result.output
+    assert "error[unknown-tag]: unknown tag 'suport'; did you mean 'support'?" in result.stderr
+    assert result.stdout == ""
 
 
 def test_an_unknown_kpi_is_exit_1_with_a_suggestion(project_dir):

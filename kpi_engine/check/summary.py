@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..compiler.periods import current_period
-from ..errors import unknown
+from ..errors import QueryError, unknown
 from ..formatting import NULL, format_value, render_table
 from ..report.figures import change, change_text
 
@@ -65,8 +65,8 @@ class Checked:
 
 def select(project: Project, names: Sequence[str] = (), tag: str | None = None) -> list[str]:
     """The KPIs to check: the named ones (with or without a target: a name asks to see it), else those
-    with a target, of ``tag`` when given. An unknown name is a QueryError, as for ``kpi run``; a
-    selection with nothing to judge raises NothingToCheck."""
+    with a target, of ``tag`` when given. An unknown name or tag is a QueryError, as for ``kpi run`` and
+    ``kpi report``; a selection with nothing to judge raises NothingToCheck."""
     if names:
         for name in names:
             project.kpi(name)  # an unknown name: a QueryError with a did-you-mean
@@ -75,7 +75,8 @@ def select(project: Project, names: Sequence[str] = (), tag: str | None = None) 
     if tag is not None:
         tags = sorted({t for kpi in kpis.values() for t in kpi.tags})
         if tag not in tags:
-            raise NothingToCheck(unknown("tag", tag, tags, otherwise=f" (tags: {', '.join(tags) or 'none'})"))
+            raise QueryError(unknown("tag", tag, tags, otherwise=f" (tags: {', '.join(tags) or 'none'})"),
+                             code="unknown-tag")
         chosen = [name for name, kpi in kpis.items() if tag in kpi.tags and kpi.target is not None]
         if not chosen:
             raise NothingToCheck(f"no KPI tagged '{tag}' has a target: nothing to check; give one a target, "

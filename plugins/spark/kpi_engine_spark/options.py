@@ -92,10 +92,12 @@ class SparkOptions(ConnectorOptions):
     @field_validator("conf", mode="before")
     @classmethod
     def _conf_is_values(cls, conf: object) -> object:
-        if isinstance(conf, dict) and "spark.sql.session.timeZone" in conf:
+        zone = conf.get("spark.sql.session.timeZone") if isinstance(conf, dict) else None
+        if zone is not None and str(zone).strip().upper() not in ("UTC", "ETC/UTC", "Z", "+00:00"):
             # kpi converts every time itself (the dataset's timezone:, the calendar's): a session zone
             # other than UTC would make the numbers depend on it
-            raise ValueError("spark.sql.session.timeZone is always UTC, so the numbers never depend on it: "
+            raise ValueError(f"spark.sql.session.timeZone is always UTC, so the numbers never depend on it (got "
+                             f"'{zone}'): "
                              "give naive timestamps their zone with the dataset's timezone:, and cut periods in "
                              "another zone with calendar: timezone: in kpi.yml")
         return _check_values(conf)
