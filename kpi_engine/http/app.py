@@ -15,10 +15,13 @@ import functools
 import io
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -37,6 +40,7 @@ from .cors import LiveCors
 from .dashboard import router as dashboard_router
 from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_handlers, logger
 from .limits import DEFAULT_MAX_BODY, BodyLimit, check_kpis, check_rows
+from .replay import Answers, Replay, request_key
 from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health, KpiDetail, KpiInfo, QueryRequest,
                      QueryResult)
 
@@ -78,11 +82,15 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     interface). ``max_body_bytes`` bounds a request body; ``cache_entries`` the result cache.
     """
     cache = ResultCache(cache_entries)
+    queries: list[CapacityLimiter] = []  # made on the event loop, at the first query
     described: dict[tuple[int, str], dict[str, Any]] = {}
     documents: dict[bool, dict[str, Any]] = {}  # the OpenAPI document, with and without tokens
 
+    answers = Answers(cache_entries)
+
     def changed(_: Project) -> None:
         cache.clear()
+        answers.clear()
         described.clear()
 
     live = LiveProject(project, watch=watch, require_tokens=require_tokens, on_change=changed)
@@ -92,6 +100,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     app.state.live = live
     app.state.cache = cache
     install_handlers(app)
+    app.add_middleware(Replay, answers=answers, serving=live.serving, cache=cache, data_state=data.state)
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(LiveCors, origins=lambda: tuple(live.project.config.serve.cors_origins))
@@ -159,6 +168,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     @router.get("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
                 summary="Compute KPIs")
     async def query_get(
+        request: Request,
         call: Called,
         kpi: Annotated[list[str], Query(min_length=1, description="A KPI name (repeat for several).")],
         grain: Annotated[str, Query(description="day, week, month, quarter, year, ... or all.")] = "month",
@@ -172,22 +182,32 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     ) -> Response:
         asked = QueryRequest.model_construct(kpis=kpi, grain=grain, by=by, where=where, from_=start, to=end,
                                              timezone=timezone, status=status, format=format)
-        return await run(call, asked)
+        return await run(call, asked, request)
 
     @router.post("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
                  summary="Compute KPIs (the query as a JSON body)")
     async def query_post(call: Called, body: QueryRequest) -> Response:
         return await run(call, body)
 
-    async def run(call: Caller, asked: QueryRequest) -> Response:
+    async def run(call: Caller, asked: QueryRequest, request: Request | None = None) -> Response:
         """A cached answer is found and written on the event loop; a query runs in a worker thread (it waits
-        on the engine), and so does writing a large result."""
+        on the engine), and so does writing a large result. The bytes of a cached answer to a GET are kept
+        for the next identical request (``replay``)."""
         lookup = _lookup(call, asked, cache, data)
         cached = lookup.result is not None
-        result = lookup.result if cached else await run_in_threadpool(_compute, call, lookup, cache)
+        if not cached:
+            if not queries:
+                queries.append(CapacityLimiter(QUERY_THREADS))
+            result = await anyio.to_thread.run_sync(_compute, call, lookup, cache, limiter=queries[0])
+        else:
+            result = lookup.result
         if len(result.rows) > RENDER_ON_LOOP:
             return await run_in_threadpool(_render, result, asked, cached)
-        return _render(result, asked, cached)
+        response = _render(result, asked, cached)
+        if cached and request is not None:
+            answers.remember(request_key(call.generation, request.scope), lookup.key, lookup.kpis, response.body,
+                             response.headers["content-type"])
+        return response
 
     @router.post("/compile", response_model=CompileResult, responses=_responses(400, 401, 403, 404, 413, 500),
                  tags=["query"], summary="The SQL of a query, without running it")
@@ -227,7 +247,10 @@ def _check_parameter_names(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    known = _query_parameters(dependant)
+    known = getattr(route, "_kpi_parameters", None)
+    if known is None:  # listed once per route
+        known = _query_parameters(dependant)
+        route._kpi_parameters = known  # type: ignore[union-attr]
     for name in request.query_params:
         if name not in known:
             message = unknown("parameter", name, known, otherwise=f" (expected {', '.join(known)})" if known else
@@ -254,6 +277,11 @@ def _zone(name: str | None) -> str | None:
         raise HttpError(400, f"timezone: {problem}", code="bad-timezone")
     return name.strip()
 
+
+#: Queries run at once, in worker threads; the others wait their turn without holding the GIL. Compiling a
+#: query is Python: with sixteen of them in threads, the event loop gets the GIL every 16 x 5 ms and a cached
+#: answer takes 80 ms; with one per core it stays within a few milliseconds (python bench/http_load.py).
+QUERY_THREADS = max(2, os.cpu_count() or 2)
 
 #: Results of more rows than this are written to JSON or CSV in a worker thread, not on the event loop.
 RENDER_ON_LOOP = 2000

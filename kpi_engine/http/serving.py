@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,17 @@ def log_config() -> dict[str, Any]:
     return config
 
 
+#: Seconds a thread may hold the GIL while another waits for it, in ``kpi serve``'s process.
+SWITCH_INTERVAL = 0.001
+
+
 def run(project: Project, *, host: str, port: int, workers: int = 1) -> None:
     """Serve until interrupted."""
     import uvicorn
 
+    # the event loop answers cached queries while worker threads compile others: it waits for the GIL at most
+    # this long (Python's default, 5 ms, is a cached answer's p99 of 140 ms under 16 clients on 2 cores)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     require_tokens = not is_loopback(host)
     options: dict[str, Any] = {"host": host, "port": port, "log_config": log_config(), "server_header": False}
     if workers > 1:
@@ -73,5 +81,6 @@ def run(project: Project, *, host: str, port: int, workers: int = 1) -> None:
 
 def app_from_environment() -> FastAPI:
     """The app of a worker process: the project named by ``KPI_ENGINE_SERVE_PROJECT``."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     project = load(Path(os.environ[PROJECT_VARIABLE]))
     return create_app(project, require_tokens=bool(os.environ.get(REQUIRE_TOKENS_VARIABLE)))

@@ -67,6 +67,9 @@ class Sources:
         self._connections: list[Connection] = []
         self._relations: dict[tuple[str, str], tuple[Dataset, exp.Expression]] = {}
         self._kinds: dict[str, dict[str, str]] = {}
+        #: binder -> KPI -> its source: asked on every request of the HTTP API (its cache checks the files
+        #: the query reads); a binder is its project's, fixed once loaded
+        self._kpi_sources: tuple[Binder | None, dict[str, str | None]] = (None, {})
 
     @classmethod
     def from_config(cls, config: ProjectConfig, document: YamlDocument | None, registry: PluginRegistry,
@@ -156,6 +159,15 @@ class Sources:
 
     def _kpi_source(self, binder: Binder, name: str) -> str | None:
         """The source of the first aggregate of a KPI; None when it reads no dataset or is unknown."""
+        seen_binder, known = self._kpi_sources
+        if seen_binder is not binder:
+            known = {}
+            self._kpi_sources = (binder, known)
+        if name not in known:
+            known[name] = self._find_kpi_source(binder, name)
+        return known[name]
+
+    def _find_kpi_source(self, binder: Binder, name: str) -> str | None:
         if name not in self.catalog.kpis:
             return None
         try:

@@ -23,6 +23,7 @@ instant: each connector makes such an interrupt harmless to the next statement.
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -110,6 +111,40 @@ def _wait_or_stop(statement: _Statement, seconds: float) -> str:
     return "running"
 
 
+class _Runner:
+    """A helper thread that runs statements one after another. Idle ones are kept (up to :data:`IDLE_RUNNERS`):
+    starting a thread for each statement cost 2 ms a query (python bench/http_load.py, the HTTP overhead)."""
+
+    _idle: list[_Runner] = []
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="kpi_engine statement", daemon=True).start()
+
+    @classmethod
+    def take(cls) -> _Runner:
+        with cls._lock:
+            if cls._idle:
+                return cls._idle.pop()
+        return cls()
+
+    def start(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _loop(self) -> None:
+        while True:
+            self._jobs.get()()  # the job hands its own errors to the thread that waits for it
+            with self._lock:
+                if len(self._idle) >= IDLE_RUNNERS:
+                    return
+                self._idle.append(self)
+
+
+#: Helper threads kept waiting for the next statement.
+IDLE_RUNNERS = 8
+
+
 class _Statement:
     """One statement running in a helper thread, and the lock that keeps an interrupt from coming late."""
 
@@ -122,8 +157,8 @@ class _Statement:
         self._abandoned = False
         self._rows: Rows | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="kpi_engine statement", daemon=True)
-        self._thread.start()
+        self._done = threading.Event()
+        _Runner.take().start(self._run)
 
     def _run(self) -> None:
         try:
@@ -134,13 +169,13 @@ class _Statement:
             with self._lock:
                 self._running = False
                 abandoned = self._abandoned
+            self._done.set()
             if abandoned:
                 _close_quietly(self.connection)
 
     def wait(self, seconds: float | None) -> bool:
         """Whether the statement ended within ``seconds`` (None: however long it takes)."""
-        self._thread.join(seconds)
-        return not self._thread.is_alive()
+        return self._done.wait(seconds)
 
     def interrupt(self) -> bool | None:
         """Tell the connection to stop the statement: whether it could, or None when it has already ended."""
