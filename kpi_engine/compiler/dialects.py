@@ -289,12 +289,10 @@ class SqlDialect:
         """
         if kind == "date":
             return ts
-        if (within is not None or period) and self.offset_arithmetic and zone != "UTC":
+        utc = self.offset_input(ts, kind, data_zone, zone) if within is not None or period else None
+        if utc is not None:
             exact = None if within is not None else self.local_time(ts.copy(), kind, data_zone, zone)
-            if kind == "timestamptz" and self.instants_as_utc:
-                return self.offset_shifted(cast(ts, "TIMESTAMP"), zone, within or _usual_times(), exact)
-            if kind != "timestamptz" and data_zone == "UTC":
-                return self.offset_shifted(ts, zone, within or _usual_times(), exact)
+            return self.offset_shifted(utc, zone, within or _usual_times(), exact)
         if kind == "timestamptz":
             return self.to_local(ts, zone)
         if data_zone == zone:
@@ -306,33 +304,46 @@ class SqlDialect:
             return self.day_moved(ts, zone) if period else self.normalised(ts, zone)
         return self.to_local(self.from_zone(ts, data_zone), zone)
 
+    def offset_input(self, ts: exp.Expression, kind: str | None, data_zone: str, zone: str) -> exp.Expression | None:
+        """The naive UTC time that a zone's offsets shift into ``zone``'s wall time, for a column of this
+        ``kind`` and ``data_zone``; None where the engine converts instead (a naive time of another zone)."""
+        if kind == "date" or not self.offset_arithmetic or zone == "UTC":
+            return None
+        if kind == "timestamptz":
+            return cast(ts, "TIMESTAMP") if self.instants_as_utc else None
+        return ts if data_zone == "UTC" else None
+
     def offset_shifted(self, utc: exp.Expression, zone: str, within: tuple[dt.datetime, dt.datetime],
                        exact: exp.Expression | None = None) -> exp.Expression:
         """A naive UTC time as the wall time of ``zone``: plus the offset in force, from zoneinfo at compile time
         (the changes in ``within``; none in most ranges a query reads: then one addition). 1M rows are cut in
         months at the cost of a few comparisons, where a zone conversion per row (ICU) costs ten times the
         query. With ``exact`` (the engine's own conversion), values outside ``within`` may come: they take it."""
-        lo, hi = within
-
         def plus(offset: dt.timedelta | None) -> exp.Expression:
             if offset is None:  # outside ``within``
                 return exact.copy() if exact is not None else utc.copy()
             seconds = int(offset.total_seconds())
             return self.add_seconds(utc.copy(), seconds) if seconds else utc.copy()
 
-        # (from, offset) of each stretch of constant offset, None outside ``within`` when values may be there; a
-        # balanced tree of comparisons picks the stretch (a CASE of a hundred WHENs in a row costs twice the
-        # query even when the first one holds)
-        stretches: list[tuple[dt.datetime | None, dt.timedelta | None]] = [] if exact is None else [(None, None)]
+        return self.pick_stretch(utc, zone, within, exact is not None, plus)
+
+    def pick_stretch(self, utc: exp.Expression, zone: str, within: tuple[dt.datetime, dt.datetime], outside: bool,
+                     leaf: Callable[[dt.timedelta | None], exp.Expression]) -> exp.Expression:
+        """``leaf(offset)`` of the stretch of constant offset ``utc`` falls in: the offset of ``zone`` there, or
+        None outside ``within`` (with ``outside``: values may be there)."""
+        lo, hi = within
+        # (from, offset) of each stretch; a balanced tree of comparisons picks one (a CASE of a hundred WHENs in
+        # a row costs twice the query even when the first one holds)
+        stretches: list[tuple[dt.datetime | None, dt.timedelta | None]] = [(None, None)] if outside else []
         stretches.append((lo, lo.replace(tzinfo=dt.timezone.utc).astimezone(zone_info(zone)).utcoffset()))
         stretches += [(instant.replace(tzinfo=None), after) for instant, _, after in offset_changes(zone)
                       if lo < instant.replace(tzinfo=None) < hi]
-        if exact is not None:
+        if outside:
             stretches.append((hi, None))
 
         def pick(first: int, end: int) -> exp.Expression:
             if end - first == 1:
-                return plus(stretches[first][1])
+                return leaf(stretches[first][1])
             middle = (first + end) // 2
             later = exp.GTE(this=utc.copy(), expression=self.naive_literal(stretches[middle][0]))
             return exp.Case(ifs=[exp.If(this=later, true=pick(middle, end))], default=pick(first, middle))

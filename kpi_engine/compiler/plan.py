@@ -86,6 +86,11 @@ class CompiledQuery:
     #: on first use (``empty_sql``), as most queries never need it
     empty: Callable[[], exp.Expression] | None = None
     dialect: object | None = None  # the SqlDialect that writes ``empty``
+    #: a SELECT of one row, the first and last naive UTC time of each of ``extent_keys`` (dataset, column):
+    #: columns whose periods a zone's offsets would cut over fifty years of changes; run in the same snapshot,
+    #: its answer (``Query.extents``) lets them be cut with the offsets of the data's own range
+    extent_sql: str | None = None
+    extent_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty_sql(self) -> str:

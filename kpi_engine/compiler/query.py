@@ -40,6 +40,10 @@ class Query:
     filters: tuple[str, ...] = ()
     #: the IANA zone periods are cut in for this query (None: the project calendar's)
     timezone: str | None = None
+    #: (dataset, time column, first, after last): the range of naive UTC times a column's rows hold, measured
+    #: in the snapshot the query then reads (``CompiledQuery.extent_sql``); set by ``Project``, not by users.
+    #: The zone's offsets in that range then cut the periods, with no conversion per row
+    extents: tuple[tuple[str, str, dt.datetime, dt.datetime], ...] = ()
 
     @classmethod
     def create(

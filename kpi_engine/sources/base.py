@@ -8,7 +8,8 @@ engine allows it: running KPIs never writes to a user's database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,8 +35,21 @@ class Connection:
     #: Exceptions of the driver that mean "the source failed" (wrapped in SourceError).
     errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
+    #: Statements run within :meth:`snapshot` read the same data, whatever is written meanwhile.
+    snapshots: ClassVar[bool] = False
+
     def __init__(self, connector: Connector) -> None:
         self.connector = connector
+        #: left to a statement that could not be stopped in time: never used again (``Sources.forget``)
+        self.abandoned = False
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The statements run within read one snapshot of the data (with :attr:`snapshots`; a read-only
+        transaction). kpi_engine uses it to measure the range of a query's times, then run the query cut by
+        the zone offsets of that range: a row written in between must not fall outside it. This default
+        promises nothing, and the range is then not measured."""
+        yield
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
         """Run one statement with bound parameters; return (column names, rows)."""

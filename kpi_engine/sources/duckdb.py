@@ -8,7 +8,8 @@ with DuckDB's built-in readers, so an analyst can start from exports.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,22 @@ class DuckDBConnection(Connection):
         cursor = self._con.execute(sql, list(parameters)) if parameters else self._con.execute(sql)
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
+
+    snapshots = True
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A transaction: DuckDB reads one snapshot in it (a read-only handle may begin one). Rolled back, as
+        nothing is written, unless the connection was left to a statement that would not stop."""
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        finally:
+            if not self.abandoned:
+                try:
+                    self._con.execute("ROLLBACK")
+                except self.errors:  # the transaction an interrupted statement ended: nothing to undo
+                    pass
 
     def column_kinds(self, relation_sql: str) -> dict[str, str]:
         """From DuckDB's own description of the relation (no row is read)."""

@@ -262,6 +262,7 @@ class Sources:
     def forget(self, source: str, connection: Connection) -> None:
         """Never hand ``connection`` out again, nor close it: a statement that could not be stopped still
         runs on it, and closes it when it ends (``sources.timeouts``). This thread's next query opens a new one."""
+        connection.abandoned = True
         cache: dict[str, Connection] = getattr(self._local, "connections", {})
         if cache.get(source) is connection:
             del cache[source]

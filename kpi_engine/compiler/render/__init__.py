@@ -44,5 +44,8 @@ def render(plan: Plan, ctx: CompileContext) -> CompiledQuery:
     query = plan.query
     columns = (() if plan.all else ("period",)) + query.by + tuple(name for name, _ in plan.metrics)
     source = ctx.source_name(plan.datasets[0]) if plan.datasets else None
+    extents = rc.extent_select()
     return CompiledQuery(final, ctx.dialect.generate(final), columns, tuple(name for name, _ in plan.metrics),
-                         query.by, query.grain, source, boolean_columns(rc), lambda: empty_values(rc, plan), ctx.dialect)
+                         query.by, query.grain, source, boolean_columns(rc), lambda: empty_values(rc, plan), ctx.dialect,
+                         extent_sql=ctx.dialect.generate(extents, pretty=False) if extents is not None else None,
+                         extent_keys=tuple(rc.unranged) if extents is not None else ())

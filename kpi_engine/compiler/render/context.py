@@ -47,6 +47,9 @@ class RenderContext:
     recursive: bool = False
     #: a level's values SELECT that the final SELECT takes over (no CTE), and its columns' expressions
     merged: dict[str, tuple[exp.Select, dict[str, exp.Expression]]] = field(default_factory=dict)
+    #: (dataset, column) -> its naive UTC time: columns cut by a zone's offsets over no known range, whose
+    #: range the query could measure first (``extent_select``)
+    unranged: dict[tuple[str, str], exp.Expression] = field(default_factory=dict)
 
     @property
     def d(self):
@@ -139,7 +142,42 @@ class RenderContext:
             # two days either side: a row's UTC time is within 26 hours of its local time
             within = (dt.datetime.combine(first - dt.timedelta(days=2), dt.time()),
                       dt.datetime.combine(after + dt.timedelta(days=2), dt.time()))
+        if within is None:
+            within = self._extent(dataset, column)
         return self.d.period_index(self.time_of(dataset, column, within), self.plan.grain, self.plan.calendar)
+
+    def _extent(self, dataset: str, column: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """The range of a column's times measured before the query (``Query.extents``); else None, and the
+        column is noted when a zone's offsets would cut it (over every change since 1970, where its data
+        likely spans a few)."""
+        for known_dataset, known_column, first, after in self.plan.query.extents:
+            if (known_dataset, known_column) == (dataset, column):
+                return first, after
+        zone, calendar = self.catalog.datasets[dataset].model.timezone, self.plan.calendar.timezone
+        if calendar != "UTC":
+            kind = self.compile.time_kind(dataset, column)
+            utc = self.d.offset_input(col(column, dataset), kind, zone, calendar)
+            if utc is not None:
+                self.unranged[(dataset, column)] = utc
+        return None
+
+    def extent_select(self) -> exp.Select | None:
+        """One row: the first time and the time just after the last (naive UTC) of each unranged column, each
+        dataset read once; None when there is none, or when a dataset is read from files (a file may change
+        between two statements, where a database answers both from one snapshot)."""
+        if not self.unranged:
+            return None
+        by_dataset: dict[str, list[exp.Expression]] = {}
+        for (dataset, _), utc in self.unranged.items():
+            by_dataset.setdefault(dataset, []).append(utc)
+        parts = []
+        for i, (dataset, times) in enumerate(by_dataset.items()):
+            relation = self.relation(dataset, dataset)
+            if any(not isinstance(table.this, exp.Identifier) for table in relation.find_all(exp.Table)):
+                return None
+            bounds = [kind(this=utc.copy()) for utc in times for kind in (exp.Min, exp.Max)]
+            parts.append(sql.subquery(sql.select(bounds, relation), f"kpi_extent_{i + 1}"))
+        return sql.select([exp.Star()], parts[0], joins=[sql.join(part, None, kind="CROSS") for part in parts[1:]])
 
     def read_days(self, lower: int | None, unbounded: bool) -> tuple[dt.date | None, dt.date | None]:
         """The first local day of the rows a scan reads and the first day after them (None: no limit)."""

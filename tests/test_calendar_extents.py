@@ -1,0 +1,97 @@
+"""A query without --from/--to in a zone other than UTC, on DuckDB: the range of its rows' times is measured
+first, in the same transaction, and its periods are cut with the zone's offsets in that range only (no
+conversion per row, no comparison with fifty years of offset changes). The numbers must not change.
+
+The tickets (naive UTC times of a UTC dataset), in a calendar of America/New_York, worked out by hand:
+
+    2024-12-01 04:59:59  EST (-5): Nov 30 23:59:59   -> 2024-11
+    2024-12-01 05:00:00  EST: Dec 1 00:00            -> 2024-12
+    2025-03-01 04:59:59  EST: Feb 28 23:59:59        -> 2025-02
+    2025-03-01 05:00:00  EST: Mar 1 00:00            -> 2025-03
+    2025-03-09 07:00:00  the DST change: 03:00 EDT   -> 2025-03
+    2025-11-01 03:59:59  EDT (-4): Oct 31 23:59:59   -> 2025-10
+    2025-11-01 04:00:00  EDT: Nov 1 00:00            -> 2025-11
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from kpi_engine.compiler.query import Query
+
+T = dt.datetime
+DEFINITIONS = """
+datasets:
+  tickets:
+    table: tickets
+    time: created_at
+kpis:
+  volume: {dataset: tickets, formula: count()}
+"""
+ROWS = [T(2024, 12, 1, 4, 59, 59), T(2024, 12, 1, 5), T(2025, 3, 1, 4, 59, 59), T(2025, 3, 1, 5), T(2025, 3, 9, 7),
+        T(2025, 11, 1, 3, 59, 59), T(2025, 11, 1, 4)]
+MONTHS = {"2024-11-01": 1, "2024-12-01": 1, "2025-02-01": 1, "2025-03-01": 2, "2025-10-01": 1, "2025-11-01": 1}
+NEW_YORK = "calendar:\n  timezone: America/New_York\n"
+
+
+def tickets(*times: dt.datetime) -> dict:
+    return {"tickets": (["id", "created_at"], [(i, t) for i, t in enumerate(times, 1)])}
+
+
+def expected_months(first: str, last: str) -> list[tuple[str, int]]:
+    """Every month from first to last, with the hand-worked counts (0 elsewhere)."""
+    months, day = [], dt.date.fromisoformat(first)
+    while day.isoformat() <= last:
+        months.append((day.isoformat(), MONTHS.get(day.isoformat(), 0)))
+        day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return months
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_months_of_new_york_without_bounds(make_project, engine):
+    project = make_project(DEFINITIONS, tickets(*ROWS), engine=engine, extra_config=NEW_YORK)
+    result = project.query("volume", grain="month")
+    assert result.rows == expected_months("2024-11-01", "2025-11-01")
+
+
+def test_duckdb_measures_the_range_then_cuts_with_its_offsets_only(make_project):
+    project = make_project(DEFINITIONS, tickets(*ROWS), extra_config=NEW_YORK)
+    general = project.compiled(Query.create("volume", grain="month"))
+    # compiled alone, the SQL converts what falls outside 1970 to next year, and asks for the range
+    assert "TIMEZONE(" in general.sql and general.extent_keys == (("tickets", "created_at"),)
+    result = project.query("volume", grain="month")
+    # run, the range is 2024-12-01 04:59:59 to 2025-11-01 04:00: one change (March 9, 07:00 UTC), nothing converted
+    assert "TIMEZONE(" not in result.sql
+    assert set(re.findall(r"CAST\('([^']+)' AS TIMESTAMP\)", result.sql)) == {"2025-03-09 07:00:00"}
+    assert result.rows == expected_months("2024-11-01", "2025-11-01")
+    # the transaction that measured the range is over: the connection begins another
+    connection = project.connection()
+    connection.execute("BEGIN TRANSACTION")
+    connection.execute("ROLLBACK")
+
+
+def test_times_beyond_the_known_offsets_are_converted(make_project):
+    # zoneinfo's changes are read up to 2100: a range that ends later is not used. 2150-07-01 04:30 UTC is
+    # 00:30 EDT (-4) on July 1; with the last offset known (EST, from November 2099) it would be June 30
+    project = make_project(DEFINITIONS, tickets(*ROWS, T(2150, 7, 1, 4, 30)), extra_config=NEW_YORK)
+    result = project.query("volume", grain="month")
+    assert result.rows[-2:] == [("2150-06-01", 0), ("2150-07-01", 1)]
+    assert result.rows[:13] == expected_months("2024-11-01", "2025-11-01")
+    assert "TIMEZONE(" in result.sql
+
+
+def test_a_dataset_without_rows_has_no_range_and_no_periods(make_project):
+    project = make_project(DEFINITIONS.replace("table: tickets", "sql: SELECT * FROM tickets WHERE id < 0"),
+                           tickets(*ROWS), extra_config=NEW_YORK)
+    assert project.query("volume", grain="month").rows == []
+
+
+def test_a_file_dataset_is_not_measured(make_project, tmp_path):
+    csv = tmp_path / "tickets.csv"
+    csv.write_text("id,created_at\n" + "".join(f"{i},{t.isoformat(sep=' ')}\n" for i, t in enumerate(ROWS, 1)))
+    project = make_project(DEFINITIONS.replace("table: tickets", f"file: {csv}"), extra_config=NEW_YORK)
+    assert project.compiled(Query.create("volume", grain="month")).extent_sql is None
+    assert project.query("volume", grain="month").rows == expected_months("2024-11-01", "2025-11-01")
