@@ -9,6 +9,7 @@ through the result cache (``cache``) and the limits (``limits``); every error le
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, some of them local names.
+import asyncio
 import csv
 import datetime as dt
 import functools
@@ -16,16 +17,14 @@ import io
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
-from anyio import CapacityLimiter
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -46,7 +45,9 @@ from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health
 
 __all__ = ["Caller", "create_app"]
 
-_bearer = HTTPBearer(auto_error=False, description="A token of serve.tokens in kpi.yml (when it lists any).")
+#: The bearer scheme as /openapi.json documents it (``caller`` checks the token: a FastAPI security dependency
+#: would cost every request a tenth of a millisecond for the document's sake).
+BEARER = {"type": "http", "description": "A token of serve.tokens in kpi.yml (when it lists any).", "scheme": "bearer"}
 
 _ERRORS: dict[int, str] = {
     400: "A bad query or parameter.",
@@ -82,7 +83,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     interface). ``max_body_bytes`` bounds a request body; ``cache_entries`` the result cache.
     """
     cache = ResultCache(cache_entries)
-    queries: list[CapacityLimiter] = []  # made on the event loop, at the first query
+    queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="kpi_engine query")
     described: dict[tuple[int, str], dict[str, Any]] = {}
     documents: dict[bool, dict[str, Any]] = {}  # the OpenAPI document, with and without tokens
 
@@ -118,8 +119,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
 
     Called = Annotated[Caller, Depends(caller)]
 
-    secured = [Security(_bearer)]  # documents the bearer scheme; `caller` does the checking
-    router = APIRouter(dependencies=secured)
+    router = APIRouter()  # every route but /health needs the token when there are tokens (``caller``)
 
     def describe(call: Caller, name: str) -> dict[str, Any]:
         key = (call.generation, name)
@@ -196,9 +196,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
         lookup = _lookup(call, asked, cache, data)
         cached = lookup.result is not None
         if not cached:
-            if not queries:
-                queries.append(CapacityLimiter(QUERY_THREADS))
-            result = await anyio.to_thread.run_sync(_compute, call, lookup, cache, limiter=queries[0])
+            result = await asyncio.get_running_loop().run_in_executor(queries, _compute, call, lookup, cache)
         else:
             result = lookup.result
         if len(result.rows) > RENDER_ON_LOOP:
@@ -278,10 +276,12 @@ def _zone(name: str | None) -> str | None:
     return name.strip()
 
 
-#: Queries run at once, in worker threads; the others wait their turn without holding the GIL. Compiling a
-#: query is Python: with sixteen of them in threads, the event loop gets the GIL every 16 x 5 ms and a cached
-#: answer takes 80 ms; with one per core it stays within a few milliseconds (python bench/http_load.py).
-QUERY_THREADS = max(2, os.cpu_count() or 2)
+#: Queries run at once, in the app's worker threads; the others wait their turn without holding the GIL.
+#: Compiling a query is Python, so threads compiling at once mostly wait for each other, and each one keeps
+#: the event loop (cached answers) waiting for the GIL: with sixteen, a cached answer took 80 ms; with one
+#: per two cores its p99 under 16 clients on 2 cores is 26-41 ms, 44-58 ms with one per core (python
+#: bench/http_load.py). The engine runs each query on every core; more processes: kpi serve --workers.
+QUERY_THREADS = max(1, (os.cpu_count() or 2) // 2)
 
 #: Results of more rows than this are written to JSON or CSV in a worker thread, not on the event loop.
 RENDER_ON_LOOP = 2000
@@ -403,16 +403,17 @@ def _document(app: FastAPI, secured: bool, built: dict[bool, dict[str, Any]]) ->
 
 def _build_document(app: FastAPI, secured: bool) -> dict[str, Any]:
     document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
             if not secured:
-                operation.pop("security", None)
                 operation.get("responses", {}).pop("401", None)
-    components = document.get("components", {})
+            elif path != "/health":
+                operation["security"] = [{"HTTPBearer": []}]
+    components = document.setdefault("components", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(name, None)
-    if not secured:
-        components.pop("securitySchemes", None)
+    if secured:
+        components["securitySchemes"] = {"HTTPBearer": dict(BEARER)}
     return document
 
