@@ -113,7 +113,8 @@ def _wait_or_stop(statement: _Statement, seconds: float) -> str:
 
 class _Runner:
     """A helper thread that runs statements one after another. Idle ones are kept (up to :data:`IDLE_RUNNERS`):
-    starting a thread for each statement cost 2 ms a query (python bench/http_load.py, the HTTP overhead)."""
+    starting a thread for each statement cost about 0.35 ms a statement (``execute_within`` timed with and
+    without, on DuckDB), part of what the HTTP API adds to every query."""
 
     _idle: list[_Runner] = []
     _lock = threading.Lock()
