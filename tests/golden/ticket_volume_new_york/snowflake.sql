@@ -1,0 +1,30 @@
+-- test_golden.py::test_golden_sql[ticket_volume_new_york-snowflake]: ticket volume by month in America/New_York over March: the offsets in force on the rows read (-5 hours before the change of 9 March, -4 after) picked by one comparison, not a conversion a row
+WITH RECURSIVE kpi_s1 AS (
+  SELECT
+    DATE_PART(YEAR, CONVERT_TIMEZONE('UTC', 'America/New_York', tickets.created_at)) * 12 + DATE_PART(MONTH, CONVERT_TIMEZONE('UTC', 'America/New_York', tickets.created_at)) - 1 AS p,
+    COUNT(*) AS m1_1
+  FROM tickets AS tickets
+  WHERE
+    tickets.created_at >= '2025-02-28'
+    AND tickets.created_at < '2025-04-02'
+    AND NOT tickets.is_spam
+  GROUP BY
+    DATE_PART(YEAR, CONVERT_TIMEZONE('UTC', 'America/New_York', tickets.created_at)) * 12 + DATE_PART(MONTH, CONVERT_TIMEZONE('UTC', 'America/New_York', tickets.created_at)) - 1
+), kpi_periods AS (
+  SELECT
+    24302 AS p
+  UNION ALL
+  SELECT
+    kpi_periods.p + 1 AS p
+  FROM kpi_periods
+  WHERE
+    kpi_periods.p < 24302
+)
+SELECT
+  DATEADD(MONTH, kpi_periods.p - 22800, CAST('1900-01-01' AS DATE)) AS period,
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+ORDER BY
+  kpi_periods.p
