@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from .. import __version__
 from ..errors import KpiError, unknown
@@ -37,8 +38,9 @@ from .auth import Access, authenticate
 from .cache import FileState, ResultCache, file_state
 from .cors import LiveCors
 from .dashboard import router as dashboard_router
-from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_handlers, logger
+from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_handlers, kpi_error_response, logger
 from .limits import DEFAULT_MAX_BODY, BodyLimit, check_kpis, check_rows
+from .plain_get import plain_query
 from .replay import Answers, Replay, request_key
 from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health, KpiDetail, KpiInfo, QueryRequest,
                      QueryResult)
@@ -101,7 +103,26 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     app.state.live = live
     app.state.cache = cache
     install_handlers(app)
-    app.add_middleware(Replay, answers=answers, serving=live.serving, cache=cache, data_state=data.state)
+
+    async def direct(scope: Scope, current: Project, generation: int) -> Response | None:
+        """A plain ``GET /query`` (``plain_get``) answered as the route answers it, without its routing; a
+        caller the token refuses is left to the route too (its 401 and header)."""
+        asked = plain_query(scope.get("query_string", b""))
+        if asked is None:
+            return None
+        header = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                       if name == b"authorization"), None)
+        try:
+            access = authenticate(header, current.config.serve.tokens)
+        except KpiError:
+            return None
+        try:
+            return await run(Caller(current, access, generation), asked, scope)
+        except KpiError as error:
+            return kpi_error_response(Request(scope), error)
+
+    app.add_middleware(Replay, answers=answers, serving=live.serving, cache=cache, data_state=data.state,
+                       direct=direct)
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(LiveCors, origins=lambda: tuple(live.project.config.serve.cors_origins))
@@ -182,14 +203,14 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     ) -> Response:
         asked = QueryRequest.model_construct(kpis=kpi, grain=grain, by=by, where=where, from_=start, to=end,
                                              timezone=timezone, status=status, format=format)
-        return await run(call, asked, request)
+        return await run(call, asked, request.scope)
 
     @router.post("/query", response_model=QueryResult, responses=query_responses, tags=["query"],
                  summary="Compute KPIs (the query as a JSON body)")
     async def query_post(call: Called, body: QueryRequest) -> Response:
         return await run(call, body)
 
-    async def run(call: Caller, asked: QueryRequest, request: Request | None = None) -> Response:
+    async def run(call: Caller, asked: QueryRequest, scope: Scope | None = None) -> Response:
         """A cached answer is found and written on the event loop; a query runs in a worker thread (it waits
         on the engine), and so does writing a large result. The bytes of a cached answer to a GET are kept
         for the next identical request (``replay``)."""
@@ -202,8 +223,8 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
         if len(result.rows) > RENDER_ON_LOOP:
             return await run_in_threadpool(_render, result, asked, cached)
         response = _render(result, asked, cached)
-        if cached and request is not None:
-            answers.remember(request_key(call.generation, request.scope), lookup.key, lookup.kpis, response.body,
+        if cached and scope is not None:
+            answers.remember(request_key(call.generation, scope), lookup.key, lookup.kpis, response.body,
                              response.headers["content-type"])
         return response
 

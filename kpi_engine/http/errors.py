@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import (DefinitionError, EngineBugError, ErrorGroup, ForbiddenError, KpiError, QueryError,
                       QueryTimeoutError, SourceError)
 
-__all__ = ["HttpError", "CatchAll", "error_body", "error_response", "install_handlers", "status_of"]
+__all__ = ["HttpError", "CatchAll", "error_body", "error_response", "install_handlers", "kpi_error_response",
+           "status_of"]
 
 logger = logging.getLogger("kpi_engine.http")
 
@@ -67,7 +68,8 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
-def _kpi_error(request: Request, error: Exception) -> JSONResponse:
+def kpi_error_response(request: Request, error: Exception) -> JSONResponse:
+    """A kpi_engine error as its answer (also for a request answered without routing, ``plain_get``)."""
     assert isinstance(error, KpiError)
     status = status_of(error)
     if status == 500:  # an engine bug: its statement goes to the log, not to the caller
@@ -145,7 +147,7 @@ def _shown(value: Any) -> str:
 
 
 def install_handlers(app: Any) -> None:
-    app.add_exception_handler(KpiError, _kpi_error)
+    app.add_exception_handler(KpiError, kpi_error_response)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cache import FileState, ResultCache
@@ -78,33 +79,45 @@ class Answers:
             self._answers.clear()
 
 
+#: Answers a plain GET /query without routing it (``plain_get``), given the project served and its generation;
+#: None leaves the request to the app.
+Direct = Callable[[Scope, Any, int], Awaitable["Response | None"]]
+
+
 class Replay:
     """ASGI middleware: a ``GET {root}/query`` sent again byte for byte is answered from its last cached
-    answer (``answers``, filled by the route) while that result is fresh in ``cache``."""
+    answer (``answers``, filled by the route) while that result is fresh in ``cache``; another one is
+    handed to ``direct``, which answers it when its query string is plain."""
 
     def __init__(self, app: ASGIApp, *, answers: Answers, serving: Callable[[], tuple[Any, int]],
-                 cache: ResultCache, data_state: Callable[[Any, list[str]], tuple[FileState, ...]]) -> None:
+                 cache: ResultCache, data_state: Callable[[Any, list[str]], tuple[FileState, ...]],
+                 direct: Direct | None = None) -> None:
         self.app = app
         self.answers = answers
         self.serving = serving
         self.cache = cache
         self.data_state = data_state
+        self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "GET" and self.answers and \
+        if scope["type"] == "http" and scope.get("method") == "GET" and \
                 scope.get("path") == scope.get("root_path", "") + "/query":
-            answer = self._fresh(scope)
+            project, generation = self.serving()  # refreshes the definitions: an edit is a new generation
+            answer = self._fresh(scope, project, generation) if self.answers else None
             if answer is not None:
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [(b"content-length", str(len(answer.body)).encode()),
                                         (b"content-type", answer.media_type.encode())]})
                 await send({"type": "http.response.body", "body": answer.body})
                 return
+            response = await self.direct(scope, project, generation) if self.direct is not None else None
+            if response is not None:
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
-    def _fresh(self, scope: Scope) -> _Answer | None:
+    def _fresh(self, scope: Scope, project: Any, generation: int) -> _Answer | None:
         """The kept answer to this request, if its result is still in the cache and fresh."""
-        project, generation = self.serving()  # refreshes the definitions: an edit is a new generation
         key = request_key(generation, scope)
         answer = self.answers.get(key)
         if answer is None:
