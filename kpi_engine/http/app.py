@@ -41,6 +41,7 @@ from .dashboard import router as dashboard_router
 from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_handlers, kpi_error_response, logger
 from .limits import DEFAULT_MAX_BODY, BodyLimit, check_kpis, check_rows
 from .plain_get import plain_query
+from .recycle import Recycler
 from .replay import Answers, Replay, request_key
 from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health, KpiDetail, KpiInfo, QueryRequest,
                      QueryResult)
@@ -90,6 +91,7 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
     documents: dict[bool, dict[str, Any]] = {}  # the OpenAPI document, with and without tokens
 
     answers = Answers(cache_entries)
+    recycler = Recycler()
 
     def changed(_: Project) -> None:
         cache.clear()
@@ -217,7 +219,8 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
         lookup = _lookup(call, asked, cache, data)
         cached = lookup.result is not None
         if not cached:
-            result = await asyncio.get_running_loop().run_in_executor(queries, _compute, call, lookup, cache)
+            result = await asyncio.get_running_loop().run_in_executor(queries, _compute, call, lookup, cache,
+                                                                        recycler)
         else:
             result = lookup.result
         if len(result.rows) > RENDER_ON_LOOP:
@@ -331,10 +334,11 @@ def _lookup(call: Caller, asked: QueryRequest, cache: ResultCache, data: "_DataW
     return _Lookup(list(asked.kpis), options, key, state, cache.get(key, serve.cache_ttl, state))
 
 
-def _compute(call: Caller, lookup: _Lookup, cache: ResultCache) -> Result:
+def _compute(call: Caller, lookup: _Lookup, cache: ResultCache, recycler: Recycler) -> Result:
     """Run the query (within serve.timeout), refuse a result over serve.max_rows, and cache it."""
     serve = call.project.config.serve
-    result = call.project.query(lookup.kpis, timeout=serve.timeout, **lookup.options)
+    with recycler.running(call.project):
+        result = call.project.query(lookup.kpis, timeout=serve.timeout, **lookup.options)
     check_rows(len(result.rows), serve.max_rows)
     cache.put(lookup.key, result, serve.cache_ttl, lookup.state)
     return result
