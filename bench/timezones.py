@@ -10,8 +10,10 @@ For each query (grain month, with and without --from/--to), the SQL kpi_engine g
 calendar UTC and for --timezone America/Sao_Paulo runs alternately in one process, on one read-only
 connection opened the way the connector opens it (session pinned to UTC), so both see the same machine;
 the times are medians of the repeats and the ratio is zone / UTC. The aim is 1.2x at most: a month is
-cut by adding the zone's offset in force (known at compile time) to each row's UTC time, not by converting
-it. Without --from/--to, the zone's side runs what ``project.query`` runs: the first and last time of the
+cut by adding the zone's offset (known at compile time) to each row's UTC time where one offset holds over
+the range read, and by comparing the time with the UTC instants the months start at where the clocks change
+in it (five comparisons a row for two years, instead of picking an offset then reading the year and month),
+not by converting it. Without --from/--to, the zone's side runs what ``project.query`` runs: the first and last time of the
 rows (a MIN/MAX DuckDB answers from its statistics), then the SQL cut with the offsets of that range only,
 in one transaction (the offsets of 1970 to next year cost three times the UTC query in a CASE per row).
 With --from/--to both must report the same months (a different list would be a bug, not a cost).

@@ -63,9 +63,13 @@ def test_duckdb_measures_the_range_then_cuts_with_its_offsets_only(make_project)
     # compiled alone, the SQL converts what falls outside 1970 to next year, and asks for the range
     assert "TIMEZONE(" in general.sql and general.extent_keys == (("tickets", "created_at"),)
     result = project.query("volume", grain="month")
-    # run, the range is 2024-12-01 04:59:59 to 2025-11-01 04:00: one change (March 9, 07:00 UTC), nothing converted
+    # run, the range is 2024-12-01 04:59:59 to 2025-11-01 04:00 (local Nov 30, 2024 to Nov 1, 2025), nothing
+    # converted: a row's month comes from the UTC instants the twelve months from December start at, 05:00 under
+    # EST (to March), 04:00 under EDT (April to November: the clocks go back on 2 November)
     assert "TIMEZONE(" not in result.sql
-    assert set(re.findall(r"CAST\('([^']+)' AS TIMESTAMP\)", result.sql)) == {"2025-03-09 07:00:00"}
+    starts = {"2024-12-01 05:00:00"} | {f"2025-{m:02}-01 05:00:00" for m in (1, 2, 3)} \
+        | {f"2025-{m:02}-01 04:00:00" for m in range(4, 12)}
+    assert set(re.findall(r"CAST\('([^']+)' AS TIMESTAMP\)", result.sql)) == starts
     assert result.rows == expected_months("2024-11-01", "2025-11-01")
     # the transaction that measured the range is over: the connection begins another
     connection = project.connection()

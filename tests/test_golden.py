@@ -70,10 +70,17 @@ CASES = {
         dict(kpis=["ticket_volume"], grain="week", timezone="America/Sao_Paulo", start="2025-01-01",
              end="2025-01-31")),
     "ticket_volume_new_york": (
-        "ticket volume by month in America/New_York over March: the offsets in force on the rows read "
-        "(-5 hours before the change of 9 March, -4 after) picked by one comparison, not a conversion a row",
+        "ticket volume by month in America/New_York over March: a row's month from the UTC instants the months "
+        "around it start at (05:00 on 1 March, 04:00 on 1 April: the clocks changed on 9 March), by two "
+        "comparisons, not a conversion a row",
         dict(kpis=["ticket_volume"], grain="month", timezone="America/New_York", start="2025-03-01",
              end="2025-03-31")),
+    "ticket_volume_new_york_days": (
+        "ticket volume by day in America/New_York over March and April: more than 31 days start in the range, "
+        "so the offset in force (-5 hours before the change of 9 March, -4 after) is picked by one comparison "
+        "and added to each row's time",
+        dict(kpis=["ticket_volume"], grain="day", timezone="America/New_York", start="2025-03-01",
+             end="2025-04-30")),
     "support_summary": (
         "four ticket KPIs over the quarter (grain all): one scan of tickets by created_at, one by resolved_at",
         dict(kpis=["ticket_volume", "backlog_change", "first_response_time", "complaint_rate"], grain="all",

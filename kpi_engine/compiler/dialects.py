@@ -29,6 +29,7 @@ from . import sql
 from .periods import UTC, Calendar
 from .rounding import exact_round
 from .sql import binary, cast, col, func, lit, literal_int, wrap
+from .zone_changes import day_moving_gaps, has_gaps, longest_fold, naive_offset_changes, period_starts, usual_times
 
 __all__ = ["SqlDialect", "check_tested", "dialect_for", "known_dialects", "tested_dialects"]
 
@@ -292,7 +293,7 @@ class SqlDialect:
         utc = self.offset_input(ts, kind, data_zone, zone) if within is not None or period else None
         if utc is not None:
             exact = None if within is not None else self.local_time(ts.copy(), kind, data_zone, zone)
-            return self.offset_shifted(utc, zone, within or _usual_times(), exact)
+            return self.offset_shifted(utc, zone, within or usual_times(), exact)
         if kind == "timestamptz":
             return self.to_local(ts, zone)
         if data_zone == zone:
@@ -332,23 +333,40 @@ class SqlDialect:
         """``leaf(offset)`` of the stretch of constant offset ``utc`` falls in: the offset of ``zone`` there, or
         None outside ``within`` (with ``outside``: values may be there)."""
         lo, hi = within
-        # (from, offset) of each stretch; a balanced tree of comparisons picks one (a CASE of a hundred WHENs in
-        # a row costs twice the query even when the first one holds)
+        # (from, offset) of each stretch
         stretches: list[tuple[dt.datetime | None, dt.timedelta | None]] = [(None, None)] if outside else []
         stretches.append((lo, lo.replace(tzinfo=dt.timezone.utc).astimezone(zone_info(zone)).utcoffset()))
-        stretches += [(instant.replace(tzinfo=None), after) for instant, _, after in offset_changes(zone)
-                      if lo < instant.replace(tzinfo=None) < hi]
+        stretches += [(instant, after) for instant, _, after in naive_offset_changes(zone) if lo < instant < hi]
         if outside:
             stretches.append((hi, None))
 
+        return self.by_start(utc, [start for start, _ in stretches], [leaf(offset) for _, offset in stretches])
+
+    def by_start(self, utc: exp.Expression, starts: Sequence[dt.datetime | None],
+                 leaves: Sequence[exp.Expression]) -> exp.Expression:
+        """``leaves[i]`` where ``utc`` is at or after ``starts[i]`` and before ``starts[i + 1]`` (sorted; the first
+        start is not compared). A balanced tree of comparisons: a CASE of a hundred WHENs in a row costs twice the
+        query even when the first one holds."""
         def pick(first: int, end: int) -> exp.Expression:
             if end - first == 1:
-                return leaf(stretches[first][1])
+                return leaves[first]
             middle = (first + end) // 2
-            later = exp.GTE(this=utc.copy(), expression=self.naive_literal(stretches[middle][0]))
+            later = exp.GTE(this=utc.copy(), expression=self.naive_literal(starts[middle]))
             return exp.Case(ifs=[exp.If(this=later, true=pick(middle, end))], default=pick(first, middle))
 
-        return pick(0, len(stretches))
+        return pick(0, len(leaves))
+
+    def period_by_starts(self, utc: exp.Expression, grain: str, calendar: Calendar,
+                         within: tuple[dt.datetime, dt.datetime]) -> exp.Expression | None:
+        """The index of the local period that holds ``utc`` (a naive UTC time in ``within``), by comparing it with
+        the UTC instants the periods start at: no offset added, no year or month read from each row. None where
+        that is not the cheaper cut (``zone_changes.period_starts``)."""
+        cut = period_starts(calendar, grain, within)
+        if cut is None:
+            return None
+        first, starts = cut
+        return self.by_start(utc, [None] + [start for start, _ in starts],
+                             [lit(first)] + [lit(index) for _, index in starts])
 
     def naive_literal(self, moment: dt.datetime) -> exp.Expression:
         """A naive time compared with a naive column (no session zone may shift it)."""
@@ -488,72 +506,6 @@ class SqlDialect:
         )
         return exp.Union(this=seed, expression=step, distinct=False)
 
-
-
-# ------------------------------------------------------------------ what a zone's offset changes are like
-_SCAN = (dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc))
-
-
-@functools.cache
-def offset_changes(zone: str) -> tuple[tuple[dt.datetime, dt.timedelta, dt.timedelta], ...]:
-    """(instant, offset before, offset after) of every change of ``zone``'s UTC offset in 1900-2100, from
-    zoneinfo: weekly samples, each change then bisected to the second (two changes that undo each other
-    within a week are not seen). A dialect asks, at compile time, whether a zone has gaps or repeated hours,
-    so that the SQL handles them where they exist and costs nothing where they do not."""
-    tz = zone_info(zone)
-    changes = []
-    step = dt.timedelta(days=7)
-    t, before = _SCAN[0], _SCAN[0].astimezone(tz).utcoffset()
-    while t < _SCAN[1]:
-        after = (t + step).astimezone(tz).utcoffset()
-        if after != before:
-            lo, hi = t, t + step
-            while hi - lo > dt.timedelta(seconds=1):
-                mid = lo + (hi - lo) // 2
-                if mid.astimezone(tz).utcoffset() == before:
-                    lo = mid
-                else:
-                    hi = mid
-            changes.append((hi.replace(microsecond=0), before, after))
-        t, before = t + step, after
-    return tuple(changes)
-
-
-def _usual_times() -> tuple[dt.datetime, dt.datetime]:
-    """Where a scan's rows usually are when the query does not limit them (naive UTC): from 1970 to the end of next
-    year. Period cutting adds a zone's offsets in this range, and converts the rare row outside it."""
-    return dt.datetime(1970, 1, 1), dt.datetime(dt.date.today().year + 2, 1, 1)
-
-
-def has_gaps(zone: str) -> bool:
-    """Whether some wall times of ``zone`` never happen (a clock moved forward)."""
-    return any(after > before for _, before, after in offset_changes(zone))
-
-
-def longest_fold(zone: str) -> dt.timedelta:
-    """The longest stretch of wall time ``zone`` repeats (a clock moved back); zero when it never does."""
-    return max((before - after for _, before, after in offset_changes(zone) if before > after),
-               default=dt.timedelta(0))
-
-
-@functools.cache
-def day_moving_gaps(zone: str) -> tuple[tuple[dt.datetime, dt.datetime, dt.timedelta], ...]:
-    """(first wall time, wall time after, length) of the gaps of ``zone`` whose times, read with the offset
-    before the gap, land on another day: a gap [T + before, T + after) goes to [T + after, T + 2 * after -
-    before). Rare (Berlin's of 1916, 23:00 -> 00:00; Samoa's skipped day of 2011)."""
-    gaps = []
-    for instant, before, after in offset_changes(zone):
-        if after > before:
-            start = (instant + before).replace(tzinfo=None)
-            end = (instant + after).replace(tzinfo=None)
-            if start.date() != (end + (after - before) - dt.timedelta(microseconds=1)).date():
-                gaps.append((start, end, after - before))
-    return tuple(gaps)
-
-
-def gap_moves_day(zone: str) -> bool:
-    """Whether some wall time of ``zone`` that never happens is read as a time of another day."""
-    return bool(day_moving_gaps(zone))
 
 
 def _is_double(node: exp.Expression) -> bool:

@@ -16,7 +16,7 @@ from .. import periods as P
 from .. import sql
 from ..passes.context import CompileContext
 from ..plan import LevelPlan, Plan
-from ..dialects import gap_moves_day
+from ..zone_changes import gap_moves_day
 from ..sql import alias, col, lit, not_null, table_ref
 from ..translate import Translator
 from ...timezones import local_midnight_in
@@ -144,7 +144,22 @@ class RenderContext:
                       dt.datetime.combine(after + dt.timedelta(days=2), dt.time()))
         if within is None:
             within = self._extent(dataset, column)
+        if within is not None:
+            cut = self._period_by_starts(dataset, column, within)
+            if cut is not None:
+                return cut
         return self.d.period_index(self.time_of(dataset, column, within), self.plan.grain, self.plan.calendar)
+
+    def _period_by_starts(self, dataset: str, column: str,
+                          within: tuple[dt.datetime, dt.datetime]) -> exp.Expression | None:
+        """A row's period from the UTC instants the periods in ``within`` start at, where its time is a UTC time
+        the engine can compare with them and that cut is the cheaper one; else None."""
+        zone, calendar = self.catalog.datasets[dataset].model.timezone, self.plan.calendar
+        if calendar.timezone == "UTC":
+            return None
+        utc = self.d.offset_input(col(column, dataset), self.compile.time_kind(dataset, column), zone,
+                                  calendar.timezone)
+        return None if utc is None else self.d.period_by_starts(utc, self.plan.grain, calendar, within)
 
     def _extent(self, dataset: str, column: str) -> tuple[dt.datetime, dt.datetime] | None:
         """The range of a column's times measured before the query (``Query.extents``); else None, and the

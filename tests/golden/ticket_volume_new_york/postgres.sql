@@ -1,15 +1,15 @@
--- test_golden.py::test_golden_sql[ticket_volume_new_york-postgres]: ticket volume by month in America/New_York over March: the offsets in force on the rows read (-5 hours before the change of 9 March, -4 after) picked by one comparison, not a conversion a row
+-- test_golden.py::test_golden_sql[ticket_volume_new_york-postgres]: ticket volume by month in America/New_York over March: a row's month from the UTC instants the months around it start at (05:00 on 1 March, 04:00 on 1 April: the clocks changed on 9 March), by two comparisons, not a conversion a row
 WITH kpi_s1 AS (
   SELECT
-    EXTRACT(YEAR FROM CASE
-      WHEN tickets.created_at >= CAST('2025-03-09 07:00:00' AS TIMESTAMP)
-      THEN tickets.created_at + INTERVAL '-14400 SECOND'
-      ELSE tickets.created_at + INTERVAL '-18000 SECOND'
-    END) * 12 + EXTRACT(MONTH FROM CASE
-      WHEN tickets.created_at >= CAST('2025-03-09 07:00:00' AS TIMESTAMP)
-      THEN tickets.created_at + INTERVAL '-14400 SECOND'
-      ELSE tickets.created_at + INTERVAL '-18000 SECOND'
-    END) - 1 AS p,
+    CASE
+      WHEN tickets.created_at >= CAST('2025-03-01 05:00:00' AS TIMESTAMP)
+      THEN CASE
+        WHEN tickets.created_at >= CAST('2025-04-01 04:00:00' AS TIMESTAMP)
+        THEN 24303
+        ELSE 24302
+      END
+      ELSE 24301
+    END AS p,
     COUNT(*) AS m1_1
   FROM tickets AS tickets
   WHERE
@@ -17,15 +17,15 @@ WITH kpi_s1 AS (
     AND tickets.created_at < '2025-04-02'
     AND NOT tickets.is_spam
   GROUP BY
-    EXTRACT(YEAR FROM CASE
-      WHEN tickets.created_at >= CAST('2025-03-09 07:00:00' AS TIMESTAMP)
-      THEN tickets.created_at + INTERVAL '-14400 SECOND'
-      ELSE tickets.created_at + INTERVAL '-18000 SECOND'
-    END) * 12 + EXTRACT(MONTH FROM CASE
-      WHEN tickets.created_at >= CAST('2025-03-09 07:00:00' AS TIMESTAMP)
-      THEN tickets.created_at + INTERVAL '-14400 SECOND'
-      ELSE tickets.created_at + INTERVAL '-18000 SECOND'
-    END) - 1
+    CASE
+      WHEN tickets.created_at >= CAST('2025-03-01 05:00:00' AS TIMESTAMP)
+      THEN CASE
+        WHEN tickets.created_at >= CAST('2025-04-01 04:00:00' AS TIMESTAMP)
+        THEN 24303
+        ELSE 24302
+      END
+      ELSE 24301
+    END
 ), kpi_periods AS (
   SELECT
     GENERATE_SERIES(24302, 24302) AS p

@@ -1,0 +1,33 @@
+-- test_golden.py::test_golden_sql[ticket_volume_new_york_days-trino]: ticket volume by day in America/New_York over March and April: more than 31 days start in the range, so the offset in force (-5 hours before the change of 9 March, -4 after) is picked by one comparison and added to each row's time
+WITH kpi_s1 AS (
+  SELECT
+    DATE_DIFF(
+      'day',
+      CAST('1900-01-01' AS DATE),
+      CAST(CAST(AT_TIMEZONE(WITH_TIMEZONE(tickets.created_at, 'UTC'), 'America/New_York') AS TIMESTAMP) AS DATE)
+    ) AS p,
+    COUNT(*) AS m1_1
+  FROM tickets AS tickets
+  WHERE
+    tickets.created_at >= CAST('2025-02-28' AS TIMESTAMP)
+    AND tickets.created_at < CAST('2025-05-02' AS TIMESTAMP)
+    AND NOT tickets.is_spam
+  GROUP BY
+    DATE_DIFF(
+      'day',
+      CAST('1900-01-01' AS DATE),
+      CAST(CAST(AT_TIMEZONE(WITH_TIMEZONE(tickets.created_at, 'UTC'), 'America/New_York') AS TIMESTAMP) AS DATE)
+    )
+), kpi_periods AS (
+  SELECT
+    s.p
+  FROM UNNEST(SEQUENCE(45715, 45775)) AS s(p)
+)
+SELECT
+  DATE_ADD('day', kpi_periods.p, CAST('1900-01-01' AS DATE)) AS period,
+  COALESCE(kpi_s1.m1_1, 0) AS ticket_volume
+FROM kpi_periods
+LEFT JOIN kpi_s1
+  ON kpi_s1.p = kpi_periods.p
+ORDER BY
+  kpi_periods.p
