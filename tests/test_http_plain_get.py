@@ -91,3 +91,24 @@ def test_tokens_and_row_filters_hold_on_the_plain_path(make_project, routed):
         refused = api.get("/query?kpi=volume&grain=all", headers=headers)
         assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
         assert "not-a-token" not in refused.text
+
+
+def test_a_request_left_to_the_route_looks_at_the_definitions_once(make_project, monkeypatch):
+    """The middleware refreshes the project for a GET /query; the route answers on that same project."""
+    from kpi_engine.live import LiveProject
+
+    looks = []
+    serving = LiveProject.serving
+
+    def counted(self):
+        looks.append(1)
+        return serving(self)
+
+    monkeypatch.setattr(LiveProject, "serving", counted)
+    api = client(make_project(DEFINITIONS, TABLES))
+    looks.clear()
+    assert api.get("/query?kpi=volume&grain=all&status=0").json()["rows"] == [{"volume": 5}]  # not plain
+    assert len(looks) == 1
+    looks.clear()
+    assert api.get("/query?kpi=volume&grain=all").json()["rows"] == [{"volume": 5}]  # plain
+    assert len(looks) == 1

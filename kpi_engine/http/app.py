@@ -42,7 +42,7 @@ from .errors import INTERNAL_MESSAGE, CatchAll, HttpError, error_body, install_h
 from .limits import DEFAULT_MAX_BODY, BodyLimit, check_kpis, check_rows
 from .plain_get import plain_query
 from .recycle import Recycler
-from .replay import Answers, Replay, request_key
+from .replay import SERVING, Answers, Replay, request_key
 from .models import (CompileRequest, CompileResult, Dimension, ErrorBody, Health, KpiDetail, KpiInfo, QueryRequest,
                      QueryResult)
 
@@ -135,7 +135,8 @@ def create_app(project: Project, *, watch: bool = True, require_tokens: bool = F
 
         Run on the event loop, not in a worker thread: it stats a few files, which costs less than the hop
         to a thread (a reload, rare, holds the loop while the project loads)."""
-        current, generation = live.serving()
+        served = request.scope.get(SERVING)
+        current, generation = served if served is not None else live.serving()
         access = authenticate(request.headers.get("authorization"), current.config.serve.tokens)
         _check_parameter_names(request)
         return Caller(current, access, generation)

@@ -23,10 +23,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cache import FileState, ResultCache
 
-__all__ = ["Answers", "Replay", "ReplayKey", "request_key"]
+__all__ = ["SERVING", "Answers", "Replay", "ReplayKey", "request_key"]
 
 #: Answers longer than this are not kept (writing them is then what costs, not routing the request).
 MAX_BODY = 64 * 1024
+#: the scope key under which a GET /query left to the route carries the (project, generation) this middleware
+#: refreshed for it: the route's ``caller`` takes it rather than looking at the files again
+SERVING = "kpi_engine.serving"
 
 ReplayKey = tuple[int, bytes, bytes]
 
@@ -114,6 +117,7 @@ class Replay:
             if response is not None:
                 await response(scope, receive, send)
                 return
+            scope[SERVING] = (project, generation)  # the route answers on the same project, refreshed once
         await self.app(scope, receive, send)
 
     def _fresh(self, scope: Scope, project: Any, generation: int) -> _Answer | None:
