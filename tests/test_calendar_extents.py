@@ -151,3 +151,16 @@ def test_the_range_is_measured_again_after_a_minute_or_a_close(make_project, mon
     monkeypatch.setattr(project_module, "MEASURED_FOR", 0.0)
     project.query("volume", grain="month")
     assert len(measured) == 3
+
+
+@pytest.mark.parametrize("bounds", [{}, {"start": "2024-11-01", "end": "2025-11-30"}])
+def test_an_instant_column_is_compared_by_its_microseconds(make_project, bounds):
+    # TIMESTAMPTZ on DuckDB: CAST(instant AS TIMESTAMP) (or YEAR of an instant) goes through ICU for each row;
+    # its UTC wall time is MAKE_TIMESTAMP(EPOCH_US(instant)), and the months are the same
+    definitions = DEFINITIONS.replace(
+        "table: tickets", "sql: SELECT id, CAST(created_at AS TIMESTAMPTZ) AS created_at FROM tickets")
+    project = make_project(definitions, tickets(*ROWS), extra_config=NEW_YORK)
+    result = project.query("volume", grain="month", **bounds)
+    assert "MAKE_TIMESTAMP(EPOCH_US(tickets.created_at))" in result.sql
+    assert "CAST(tickets.created_at AS TIMESTAMP)" not in result.sql
+    assert result.rows == expected_months("2024-11-01", "2025-11-01")

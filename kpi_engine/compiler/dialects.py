@@ -556,6 +556,13 @@ class DuckDB(SqlDialect):
             binary(exp.Sub, micros, lit(-seconds * 1_000_000))
         return func("MAKE_TIMESTAMP", shifted)
 
+    def offset_input(self, ts, kind, data_zone, zone):
+        if kind == "timestamptz" and zone != "UTC":
+            # an instant's UTC wall time from its microseconds: CAST(instant AS TIMESTAMP) goes through ICU for
+            # each row, as YEAR or MONTH of an instant do (1M rows: 95 ms, against 13 ms this way)
+            return func("MAKE_TIMESTAMP", func("EPOCH_US", ts))
+        return super().offset_input(ts, kind, data_zone, zone)
+
     def offset_shifted(self, utc, zone, within, exact=None):
         if exact is not None:
             return super().offset_shifted(utc, zone, within, exact)
