@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import os
 import threading
-import time
 from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -157,9 +156,6 @@ COMPILED_QUERIES = 512
 #: The times whose zone offsets are known at compile time (``dialects.offset_changes`` scans 1900-2100): a range
 #: of rows' times beyond them is converted row by row, as if not measured.
 KNOWN_OFFSETS = (dt.datetime(1901, 1, 1), dt.datetime(2099, 1, 1))
-#: Seconds a measured range of rows' times is used for before it is measured again. A row written meanwhile
-#: outside it is still cut right (converted, at a conversion's cost): the range only makes the SQL cheaper.
-MEASURED_FOR = 60.0
 
 
 class Project:
@@ -182,8 +178,6 @@ class Project:
         self.binder = Binder(catalog)
         self._lock = threading.RLock()
         self._compiled: dict[tuple, CompiledQuery] = {}
-        #: (source, extent SQL) -> (when measured, on time.monotonic(); the ranges found)
-        self._measured: dict[tuple[str, str], tuple[float, tuple]] = {}
         self.inputs: _Inputs | None = None
 
     # ------------------------------------------------------------- metadata
@@ -323,19 +317,20 @@ class Project:
 
     def _run_in_extents(self, source: str, query: Query, compiled: CompiledQuery,
                         deadline: Deadline | None) -> tuple[Connection, CompiledQuery, list]:
-        """A query whose periods a zone's offsets cut, over a range of times not known before: the range of
-        its rows' times (a MIN and MAX the engine often answers from its statistics, measured at most every
-        :data:`MEASURED_FOR` seconds), then the query cut with the offsets of that range only (on 1M rows in a
-        zone without DST since 2019: the cost of the UTC query, where the offsets of fifty years cost three
-        times it). A row outside the range is converted, so a range measured a while ago is still right."""
-        key = (source, compiled.extent_sql or "")
-        when, extents = self._measured.get(key, (None, ()))
-        if when is None or time.monotonic() - when > MEASURED_FOR:
-            with self.connection(source).snapshot():  # the first run reads the data it measured
-                extents = self._measure(source, compiled, deadline)
-                self._measured[key] = (time.monotonic(), extents)
-                return self._run_measured(source, query, compiled, extents, deadline)
-        return self._run_measured(source, query, compiled, extents, deadline)
+        """A query whose periods a zone's offsets cut, over a range of times not known before: in one snapshot,
+        the range of its rows' times (a MIN and MAX the engine often answers from its statistics), then the
+        query cut with the offsets of that range only (on 1M rows in a zone without DST since 2019: the cost of
+        the UTC query, where the offsets of fifty years cost three times it). The range is kept while the
+        source stays open where no one can change its data meanwhile (a DuckDB file): measured once."""
+        kept = self.connection(source).connector.while_open()
+        key = ("extents", compiled.extent_sql)
+        if kept is not None and key in kept:
+            return self._run_measured(source, query, compiled, kept[key], deadline)
+        with self.connection(source).snapshot():
+            extents = self._measure(source, compiled, deadline)
+            if kept is not None:
+                kept[key] = extents
+            return self._run_measured(source, query, compiled, extents, deadline)
 
     def _measure(self, source: str, compiled: CompiledQuery, deadline: Deadline | None) -> tuple:
         """(dataset, column, first time, just after the last) of each column the extent SQL measures, where its
@@ -412,7 +407,6 @@ class Project:
     def close(self) -> None:
         """Close every connection; the project stays usable and opens new ones when queried."""
         self.sources.close()
-        self._measured.clear()  # the data may change while no connection holds it
 
     def __enter__(self) -> Project:
         return self

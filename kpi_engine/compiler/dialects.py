@@ -280,21 +280,19 @@ class SqlDialect:
     instants_as_utc = False
 
     def local_time(self, ts: exp.Expression, kind: str | None, data_zone: str, zone: str, *,
-                   period: bool = False, within: tuple[dt.datetime, dt.datetime] | None = None,
-                   measured: bool = False) -> exp.Expression:
+                   period: bool = False, within: tuple[dt.datetime, dt.datetime] | None = None) -> exp.Expression:
         """A row's time as the wall time of the calendar's ``zone`` (periods and row functions read that).
 
         ``kind`` is what the column holds: "date" (a calendar date: never shifted), "timestamptz" (an
         instant), "timestamp" or None (a naive time, of the dataset's ``data_zone``). ``period``: only the
         local day matters (cutting periods), not the time of day. ``within``: every value is an instant in
-        this range of naive UTC times (the rows a scan reads), so the zone's offsets there are known; with
-        ``measured``, it is the range the rows had when last measured, and a value outside it is converted.
+        this range of naive UTC times (the rows a scan reads), so the zone's offsets there are known.
         """
         if kind == "date":
             return ts
         utc = self.offset_input(ts, kind, data_zone, zone) if within is not None or period else None
         if utc is not None:
-            exact = None if within is not None and not measured else self.local_time(ts.copy(), kind, data_zone, zone)
+            exact = None if within is not None else self.local_time(ts.copy(), kind, data_zone, zone)
             return self.offset_shifted(utc, zone, within or usual_times(), exact)
         if kind == "timestamptz":
             return self.to_local(ts, zone)
@@ -359,25 +357,16 @@ class SqlDialect:
         return pick(0, len(leaves))
 
     def period_by_starts(self, utc: exp.Expression, grain: str, calendar: Calendar,
-                         within: tuple[dt.datetime, dt.datetime],
-                         exact: exp.Expression | None = None) -> exp.Expression | None:
+                         within: tuple[dt.datetime, dt.datetime]) -> exp.Expression | None:
         """The index of the local period that holds ``utc`` (a naive UTC time in ``within``), by comparing it with
         the UTC instants the periods start at: no offset added, no year or month read from each row. None where
-        that is not the cheaper cut (``zone_changes.period_starts``). With ``exact`` (the period the engine's own
-        conversion gives), a time outside ``within`` may come, and takes it: one comparison more for the times of
-        the first and of the last period only."""
+        that is not the cheaper cut (``zone_changes.period_starts``)."""
         cut = period_starts(calendar, grain, within)
         if cut is None:
             return None
         first, starts = cut
-        leaves: list[exp.Expression] = [lit(first)] + [lit(index) for _, index in starts]
-        if exact is not None:
-            lo, hi = (self.naive_literal(moment) for moment in within)
-            leaves[0] = exp.Case(ifs=[exp.If(this=exp.GTE(this=utc.copy(), expression=lo), true=leaves[0])],
-                                 default=exact)
-            leaves[-1] = exp.Case(ifs=[exp.If(this=exp.GTE(this=utc.copy(), expression=hi), true=exact.copy())],
-                                  default=leaves[-1])
-        return self.by_start(utc, [None] + [start for start, _ in starts], leaves)
+        return self.by_start(utc, [None] + [start for start, _ in starts],
+                             [lit(first)] + [lit(index) for _, index in starts])
 
     def naive_literal(self, moment: dt.datetime) -> exp.Expression:
         """A naive time compared with a naive column (no session zone may shift it)."""
@@ -603,10 +592,10 @@ class Postgres(SqlDialect):
     def normalised(self, naive, zone):
         return self.to_local(exp.AtTimeZone(this=wrap(naive), zone=lit(zone)), zone)
 
-    def local_time(self, ts, kind, data_zone, zone, *, period=False, within=None, measured=False):
+    def local_time(self, ts, kind, data_zone, zone, *, period=False, within=None):
         if kind == "date" and not period:
             return cast(ts, "TIMESTAMP")  # a date's midnight: PostgreSQL takes no HOUR from a DATE
-        return super().local_time(ts, kind, data_zone, zone, period=period, within=within, measured=measured)
+        return super().local_time(ts, kind, data_zone, zone, period=period, within=within)
 
     def double(self, value):
         return cast(value, "DOUBLE PRECISION")
@@ -686,7 +675,7 @@ class SQLite(SqlDialect):
         return func("PRINTF", lit("%04d-%02d-01"), self.int_div(months, 12),
                     binary(exp.Add, self.mod(months.copy(), 12), lit(1)))
 
-    def local_time(self, ts, kind, data_zone, zone, *, period=False, within=None, measured=False):
+    def local_time(self, ts, kind, data_zone, zone, *, period=False, within=None):
         # SQLite's date functions read an offset suffix (+02:00, Z) as an instant and give UTC: with UTC
         # everywhere nothing is converted; otherwise the connector's kpi_local() reads each text by its form
         if data_zone == "UTC" and zone == "UTC":
@@ -759,7 +748,7 @@ class Spark(SqlDialect):
 class Snowflake(SqlDialect):
     name = "snowflake"
 
-    def local_time(self, ts, kind, data_zone, zone, *, period=False, within=None, measured=False):
+    def local_time(self, ts, kind, data_zone, zone, *, period=False, within=None):
         if kind == "date" or (kind != "timestamptz" and data_zone == zone):
             return ts
         if kind == "timestamptz":

@@ -142,6 +142,12 @@ class Connector:
     def connect(self) -> Connection:
         raise NotImplementedError
 
+    def while_open(self) -> dict[Any, Any] | None:
+        """Where kpi_engine may keep facts about the data (the range of a column's times) for as long as this
+        source stays open, because no one can change the data meanwhile; None (this default) where someone
+        can: the facts are then read again for each query."""
+        return None
+
     def file_relation(self, pattern: str) -> exp.Expression:
         """The FROM expression reading ``file:`` datasets (CSV, Parquet, JSON; globs allowed)."""
         raise DefinitionError(f"connector '{self.name}' cannot read files; use a table: or sql: dataset, "

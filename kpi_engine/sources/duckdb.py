@@ -107,6 +107,7 @@ class DuckDBConnector(Connector):
         super().__init__(options, source=source, base_dir=base_dir)
         self._lock = threading.Lock()
         self._root: Any = None
+        self._kept: dict[Any, Any] = {}
 
     @property
     def path(self) -> Path | None:
@@ -147,6 +148,12 @@ class DuckDBConnector(Connector):
                     raise self.failure(exc, "cannot be opened") from exc
             return DuckDBConnection(self, pin_duckdb(self._root.cursor()))  # a cursor is a session of its own
 
+    def while_open(self) -> dict[Any, Any] | None:
+        # the read-only handle on a file locks every writer out, in this process and in others, until it is
+        # closed; a database in memory may be filled by whoever holds it
+        with self._lock:
+            return self._kept if self._root is not None and self.path is not None else None
+
     def file_relation(self, pattern: str) -> exp.Expression:
         path = Path(pattern).expanduser()
         if not path.is_absolute():
@@ -167,6 +174,7 @@ class DuckDBConnector(Connector):
             if self._root is not None:
                 self._root.close()
                 self._root = None
+                self._kept = {}  # a writer may come in now
 
 
 @hookimpl

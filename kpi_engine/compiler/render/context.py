@@ -111,7 +111,7 @@ class RenderContext:
         return dataset
 
     def convert(self, dataset: str, how: str, node: f.Node, value: exp.Expression,
-                within: tuple[dt.datetime, dt.datetime] | None = None, measured: bool = False) -> exp.Expression:
+                within: tuple[dt.datetime, dt.datetime] | None = None) -> exp.Expression:
         """A time argument of a row function as local time (date, hour, ...) or as an instant (*_between).
 
         With UTC everywhere nothing is converted, and the source is not asked what the column holds (its
@@ -123,16 +123,15 @@ class RenderContext:
         kind = self.compile.time_kind(owner, node.name) if isinstance(node, f.Ref) else None
         if how == "instant":
             return self.d.instant(value, kind, zone)
-        return self.d.local_time(value, kind, zone, calendar, period=how == "period", within=within,
-                                 measured=measured)
+        return self.d.local_time(value, kind, zone, calendar, period=how == "period", within=within)
 
-    def time_of(self, dataset: str, column: str, within: tuple[dt.datetime, dt.datetime] | None = None,
-                measured: bool = False) -> exp.Expression:
+    def time_of(self, dataset: str, column: str,
+                within: tuple[dt.datetime, dt.datetime] | None = None) -> exp.Expression:
         """A dataset's time column as local wall time of the calendar, for the local day that places it in a
         period (its time of day may be off in a DST gap, where that cannot change the day). ``within``: the
-        range of the rows read (naive UTC), when :meth:`time_range` limits them on both sides, or as last
-        measured (``measured``: a row outside it may come)."""
-        return self.convert(dataset, "period", f.Ref(0, 0, name=column), col(column, dataset), within, measured)
+        range of the rows read (naive UTC), when :meth:`time_range` limits them on both sides, or as measured
+        on data that cannot change meanwhile."""
+        return self.convert(dataset, "period", f.Ref(0, 0, name=column), col(column, dataset), within)
 
     def period_of(self, dataset: str, column: str, lower: int | None = None,
                   unbounded: bool = True) -> exp.Expression:
@@ -144,16 +143,13 @@ class RenderContext:
             # two days either side: a row's UTC time is within 26 hours of its local time
             within = (dt.datetime.combine(first - dt.timedelta(days=2), dt.time()),
                       dt.datetime.combine(after + dt.timedelta(days=2), dt.time()))
-        measured = False
         if within is None:
             within = self._extent(dataset, column)
-            measured = within is not None
         if within is not None:
-            cut = self._period_by_starts(dataset, column, within, measured)
+            cut = self._period_by_starts(dataset, column, within)
             if cut is not None:
                 return cut
-        return self.d.period_index(self.time_of(dataset, column, within, measured), self.plan.grain,
-                                   self.plan.calendar)
+        return self.d.period_index(self.time_of(dataset, column, within), self.plan.grain, self.plan.calendar)
 
     def _offset_input(self, dataset: str, column: str) -> exp.Expression | None:
         """A time column as the naive UTC time the calendar zone's offsets are added to, or compared with the
@@ -163,26 +159,17 @@ class RenderContext:
             return None
         return self.d.offset_input(col(column, dataset), self.compile.time_kind(dataset, column), zone, calendar)
 
-    def _period_by_starts(self, dataset: str, column: str, within: tuple[dt.datetime, dt.datetime],
-                          measured: bool) -> exp.Expression | None:
+    def _period_by_starts(self, dataset: str, column: str,
+                          within: tuple[dt.datetime, dt.datetime]) -> exp.Expression | None:
         """A row's period from the UTC instants the periods in ``within`` start at, where its time is a UTC time
-        the engine can compare with them and that cut is the cheaper one; else None. With ``measured``, a
-        row outside ``within`` (written since it was measured) takes the engine's conversion."""
+        the engine can compare with them and that cut is the cheaper one; else None."""
         utc = self._offset_input(dataset, column)
-        if utc is None:
-            return None
-        exact = None
-        if measured:
-            zone, calendar = self.catalog.datasets[dataset].model.timezone, self.plan.calendar
-            local = self.d.local_time(col(column, dataset), self.compile.time_kind(dataset, column), zone,
-                                      calendar.timezone)
-            exact = self.d.period_index(local, self.plan.grain, calendar)
-        return self.d.period_by_starts(utc, self.plan.grain, self.plan.calendar, within, exact)
+        return None if utc is None else self.d.period_by_starts(utc, self.plan.grain, self.plan.calendar, within)
 
     def _extent(self, dataset: str, column: str) -> tuple[dt.datetime, dt.datetime] | None:
-        """The range of a column's times last measured (``Query.extents``); else None, and the column is
-        noted when a zone's offsets would cut it (over every change since 1970, where its data likely spans
-        a few)."""
+        """The range of a column's times measured on data that cannot change meanwhile (``Query.extents``);
+        else None, and the column is noted when a zone's offsets would cut it (over every change since 1970,
+        where its data likely spans a few)."""
         for known_dataset, known_column, first, after in self.plan.query.extents:
             if (known_dataset, known_column) == (dataset, column):
                 return first, after
