@@ -29,7 +29,7 @@ from . import sql
 from .periods import UTC, Calendar
 from .rounding import exact_round
 from .sql import binary, cast, col, func, lit, literal_int, wrap
-from .zone_changes import day_moving_gaps, has_gaps, longest_fold, naive_offset_changes, period_starts, usual_times
+from .zone_changes import changes_within, day_moving_gaps, has_gaps, longest_fold, period_starts, usual_times
 
 __all__ = ["SqlDialect", "check_tested", "dialect_for", "known_dialects", "tested_dialects"]
 
@@ -336,7 +336,7 @@ class SqlDialect:
         # (from, offset) of each stretch
         stretches: list[tuple[dt.datetime | None, dt.timedelta | None]] = [(None, None)] if outside else []
         stretches.append((lo, lo.replace(tzinfo=dt.timezone.utc).astimezone(zone_info(zone)).utcoffset()))
-        stretches += [(instant, after) for instant, _, after in naive_offset_changes(zone) if lo < instant < hi]
+        stretches += [(instant, after) for instant, _, after in changes_within(zone, lo, hi)]
         if outside:
             stretches.append((hi, None))
 

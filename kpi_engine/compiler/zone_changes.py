@@ -49,6 +49,13 @@ def naive_offset_changes(zone: str) -> tuple[tuple[dt.datetime, dt.timedelta, dt
 _LATEST = dt.timedelta.max  # sorts after any offset in a (time, offset, offset) tuple
 
 
+def changes_within(zone: str, lo: dt.datetime, hi: dt.datetime) -> tuple[tuple[dt.datetime, dt.timedelta, dt.timedelta], ...]:
+    """:func:`naive_offset_changes` strictly between ``lo`` and ``hi`` (naive UTC), found by bisection: a
+    zone has some three hundred, a query's range a few."""
+    every = naive_offset_changes(zone)
+    return every[bisect.bisect_right(every, (lo, _LATEST)):bisect.bisect_left(every, (hi,))]
+
+
 def usual_times() -> tuple[dt.datetime, dt.datetime]:
     """Where a scan's rows usually are when the query does not limit them (naive UTC): from 1970 to the end of next
     year. Period cutting adds a zone's offsets in this range, and converts the rare row outside it."""
@@ -107,7 +114,7 @@ def period_starts(calendar: Calendar, grain: str, within: tuple[dt.datetime, dt.
     lo, hi = within
     tz = zone_info(calendar.timezone)
     every = naive_offset_changes(calendar.timezone)
-    changes = every[bisect.bisect_right(every, (lo, _LATEST)):bisect.bisect_left(every, (hi,))]
+    changes = changes_within(calendar.timezone, lo, hi)
     if not changes:
         return None
     tick = dt.timedelta(microseconds=1)
