@@ -1,4 +1,4 @@
--- test_golden.py::test_golden_sql[ticket_volume_new_york-sqlite]: ticket volume by month in America/New_York over March: a row's month from the UTC instants the months around it start at (05:00 on 1 March, 04:00 on 1 April: the clocks changed on 9 March), by two comparisons, not a conversion a row
+-- test_golden.py::test_golden_sql[ticket_volume_new_york-sqlite]: ticket volume by month in America/New_York over March: each row's time converted by kpi_local(), which the connector registers from Python's zoneinfo (SQLite has no time zones)
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(STRFTIME('%Y', KPI_LOCAL(tickets.created_at, 'UTC', 'America/New_York')) AS INTEGER) * 12 + CAST(STRFTIME('%m', KPI_LOCAL(tickets.created_at, 'UTC', 'America/New_York')) AS INTEGER) - 1 AS p,

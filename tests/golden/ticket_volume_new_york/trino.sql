@@ -1,4 +1,4 @@
--- test_golden.py::test_golden_sql[ticket_volume_new_york-trino]: ticket volume by month in America/New_York over March: a row's month from the UTC instants the months around it start at (05:00 on 1 March, 04:00 on 1 April: the clocks changed on 9 March), by two comparisons, not a conversion a row
+-- test_golden.py::test_golden_sql[ticket_volume_new_york-trino]: ticket volume by month in America/New_York over March: each row's time converted by the engine (AT_TIMEZONE), as kpi compile gives it
 WITH kpi_s1 AS (
   SELECT
     EXTRACT(YEAR FROM CAST(AT_TIMEZONE(WITH_TIMEZONE(tickets.created_at, 'UTC'), 'America/New_York') AS TIMESTAMP)) * 12 + EXTRACT(MONTH FROM CAST(AT_TIMEZONE(WITH_TIMEZONE(tickets.created_at, 'UTC'), 'America/New_York') AS TIMESTAMP)) - 1 AS p,

@@ -1,4 +1,4 @@
--- test_golden.py::test_golden_sql[ticket_volume_new_york_days-sqlite]: ticket volume by day in America/New_York over March and April: more than 31 days start in the range, so the offset in force (-5 hours before the change of 9 March, -4 after) is picked by one comparison and added to each row's time
+-- test_golden.py::test_golden_sql[ticket_volume_new_york_days-sqlite]: ticket volume by day in America/New_York over March and April: each row's time converted by kpi_local(), which the connector registers from Python's zoneinfo (SQLite has no time zones)
 WITH RECURSIVE kpi_s1 AS (
   SELECT
     CAST(JULIANDAY(DATE(KPI_LOCAL(tickets.created_at, 'UTC', 'America/New_York'))) - 2415020.5 AS INTEGER) AS p,

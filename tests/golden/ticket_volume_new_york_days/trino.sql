@@ -1,4 +1,4 @@
--- test_golden.py::test_golden_sql[ticket_volume_new_york_days-trino]: ticket volume by day in America/New_York over March and April: more than 31 days start in the range, so the offset in force (-5 hours before the change of 9 March, -4 after) is picked by one comparison and added to each row's time
+-- test_golden.py::test_golden_sql[ticket_volume_new_york_days-trino]: ticket volume by day in America/New_York over March and April: each row's time converted by the engine (AT_TIMEZONE), as kpi compile gives it
 WITH kpi_s1 AS (
   SELECT
     DATE_DIFF(
